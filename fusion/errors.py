@@ -1,0 +1,39 @@
+"""The one exception family of eo-fusion.
+
+Every error raised on purpose by eo-fusion is a :class:`FusionError`. Subclasses also inherit
+the matching built-in exception so callers can catch either (``except FileNotFoundError`` still
+works for :class:`SceneNotFound`). Every message names the bad value and says how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class FusionError(Exception):
+    """Base class of every error eo-fusion raises on purpose."""
+
+
+class ConfigError(FusionError, ValueError):
+    """A user-supplied value (flag, request field, grid parameter) is invalid."""
+
+
+class UnknownNameError(FusionError, KeyError):
+    """A registry lookup (sensor, collection, metric, ...) named something that does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class GridError(FusionError, ValueError):
+    """Grids or windows that cannot be aligned, or a window outside its grid."""
+
+
+class CatalogError(FusionError, ValueError):
+    """A STAC catalog, collection or item is malformed or missing what eo-fusion needs."""
+
+
+class SceneNotFound(FusionError, FileNotFoundError):
+    """A catalog, item or asset named by the user does not exist."""
+
+
+class MetricError(FusionError, ValueError):
+    """Inputs to a metric have mismatched shapes or no valid pixels."""

@@ -1,0 +1,37 @@
+"""Quicklook PNGs of scenes: a false-colour (SWIR16, NIR, red) stretch people can open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+
+from fusion.catalog import Scene
+from fusion.errors import CatalogError
+
+QUICKLOOK_BANDS = ("swir16", "nir08", "red")
+
+
+def write_quicklook(scene: Scene, path: str | Path, max_reflectance: float = 0.5) -> Path:
+    """Write a PNG of ``scene`` in (swir16, nir08, red), linearly stretched 0..``max_reflectance``."""
+    missing = [b for b in QUICKLOOK_BANDS if b not in scene.bands]
+    if missing:
+        raise CatalogError(f"scene {scene.id} lacks band(s) {missing} needed for a quicklook")
+    layers = []
+    for name in QUICKLOOK_BANDS:
+        with rasterio.open(scene.bands[name]) as src:
+            dn = src.read(1).astype(np.float32)
+            nodata = src.nodata
+        scale, offset = scene.scale_offset[name]
+        refl = dn * scale + offset
+        if nodata is not None:
+            refl[dn == nodata] = np.nan
+        layers.append(refl)
+    rgb = np.stack(layers)
+    byte = np.nan_to_num(np.clip(rgb / max_reflectance, 0.0, 1.0) * 255.0).astype(np.uint8)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(out, "w", driver="PNG", width=byte.shape[2], height=byte.shape[1], count=3, dtype="uint8") as dst:
+        dst.write(byte)
+    return out

@@ -1,0 +1,1 @@
+"""Apache Beam pipelines of eo-fusion. Beam lives here only; the science is in ``fusion``."""

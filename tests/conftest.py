@@ -1,0 +1,36 @@
+"""Shared fixtures: one small simulated catalog per test session (all three sensors)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from fusion.simulate import SimulationConfig, SimulationResult, simulate
+
+SMALL = SimulationConfig(
+    seed=7,
+    size_m=7680.0,
+    margin_m=960.0,
+    start=dt.date(2023, 6, 25),
+    end=dt.date(2023, 7, 31),
+    sensors=("landsat", "modis", "sentinel-2"),
+    landsat_first=dt.date(2023, 6, 27),
+    sentinel2_first=dt.date(2023, 6, 26),
+)
+
+
+@pytest.fixture(scope="session")
+def small_config() -> SimulationConfig:
+    return SMALL
+
+
+@pytest.fixture(scope="session")
+def small_sim(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
+    return simulate(SMALL, tmp_path_factory.mktemp("sim") / "scenes")
+
+
+@pytest.fixture(scope="session")
+def small_catalog(small_sim: SimulationResult) -> Path:
+    return small_sim.catalog_path

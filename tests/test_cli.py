@@ -1,0 +1,51 @@
+"""The ``fusion`` command line, in-process (click CliRunner)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from fusion.cli import main
+
+
+def test_help_lists_the_commands() -> None:
+    out = CliRunner().invoke(main, ["--help"])
+    assert out.exit_code == 0
+    for cmd in ("simulate", "search", "sensors", "demo"):
+        assert cmd in out.output
+
+
+def test_simulate_and_search(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = runner.invoke(main, ["simulate", "--out", str(tmp_path / "s"), "--size-km", "1.92", "--start",
+                               "2023-07-01", "--end", "2023-07-20", "-q"])
+    assert out.exit_code == 0, out.output
+    assert "landsat-c2-l2" in out.output and "modis-09A1-061" in out.output
+    res = runner.invoke(main, ["search", str(tmp_path / "s"), "--collections", "landsat-c2-l2", "--json"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(line) for line in res.output.splitlines()]
+    assert [s["collection"] for s in lines] == ["landsat-c2-l2"]  # 07-06 only (first = start + 5 days)
+    assert lines[0]["bands"]["red"].endswith("_SR_B4.TIF")
+    table = runner.invoke(main, ["search", str(tmp_path / "s" / "catalog.json"), "--start", "2023-07-01",
+                                 "--end", "2023-07-08", "--max-cloud", "100"])
+    assert table.exit_code == 0 and "scene(s)" in table.output
+
+
+def test_errors_are_one_clear_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad_date = runner.invoke(main, ["search", str(tmp_path), "--start", "2023-13-01"])
+    assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.output
+    missing = runner.invoke(main, ["search", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "fusion simulate" in missing.output
+    bad_sensor = runner.invoke(main, ["simulate", "--out", str(tmp_path / "x"), "--sensors", "landsat,goes"])
+    assert bad_sensor.exit_code == 2 and "goes" in bad_sensor.output
+    bad_size = runner.invoke(main, ["simulate", "--out", str(tmp_path / "x"), "--size-km", "1"])
+    assert bad_size.exit_code == 2 and "480" in bad_size.output
+
+
+def test_sensors_lists_every_table() -> None:
+    out = CliRunner().invoke(main, ["sensors"])
+    assert out.exit_code == 0
+    assert "landsat-oli" in out.output and "SCL (sentinel2-scl)" in out.output
