@@ -105,7 +105,7 @@ def _parse_dt(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     out = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return out if out.tzinfo else out.replace(tzinfo=dt.timezone.utc)
+    return out if out.tzinfo else out.replace(tzinfo=dt.UTC)
 
 
 def item_interval(props: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
@@ -155,7 +155,7 @@ def scene_from_item(item: pystac.Item) -> Scene:
         datetime=_parse_dt(props.get("datetime")) or start,
         start_datetime=start,
         end_datetime=end,
-        bbox=tuple(item.bbox) if item.bbox else shape(geometry).bounds,  # type: ignore[arg-type]
+        bbox=_bbox4(item.bbox or shape(geometry).bounds),
         geometry=geometry,
         cloud_cover=props.get("eo:cloud_cover"),
         bands=bands,
@@ -171,6 +171,15 @@ def scene_from_item(item: pystac.Item) -> Scene:
         item_href=item.get_self_href(),
         properties=dict(props),
     )
+
+
+def _bbox4(values: Sequence[float]) -> tuple[float, float, float, float]:
+    if len(values) < 4:
+        raise CatalogError(f"bbox {list(values)} has fewer than 4 numbers")
+    # A 3-D bbox (6 numbers) keeps its horizontal extent.
+    if len(values) == 6:
+        return float(values[0]), float(values[1]), float(values[3]), float(values[4])
+    return float(values[0]), float(values[1]), float(values[2]), float(values[3])
 
 
 def _epsg(props: dict[str, Any]) -> int | None:
@@ -212,7 +221,7 @@ def _bbox(values: Sequence[float]) -> BaseGeometry:
     if len(values) != 4:
         raise ConfigError(f"a bbox needs 4 numbers minx,miny,maxx,maxy; got {list(values)}")
     minx, miny, maxx, maxy = (float(v) for v in values)
-    if not (minx < maxx and miny < maxy and -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
+    if not (minx < maxx and miny < maxy and minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90):
         raise ConfigError(f"bbox {list(values)} is not a valid WGS 84 box (minx<maxx, miny<maxy, in degrees)")
     return box(minx, miny, maxx, maxy)
 
@@ -246,16 +255,18 @@ class SearchRequest:
             raise ConfigError(f"max cloud cover must be 0..100 percent, got {self.max_cloud_cover}")
 
 
-def as_utc_range(start: dt.date | dt.datetime | None, end: dt.date | dt.datetime | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+def as_utc_range(
+    start: dt.date | dt.datetime | None, end: dt.date | dt.datetime | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
     """Dates as an inclusive UTC range (a date ``end`` means the end of that day)."""
 
     def conv(v: dt.date | dt.datetime | None, end_of_day: bool) -> dt.datetime | None:
         if v is None:
             return None
         if isinstance(v, dt.datetime):
-            return v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
+            return v if v.tzinfo else v.replace(tzinfo=dt.UTC)
         t = dt.time(23, 59, 59, 999999) if end_of_day else dt.time(0)
-        return dt.datetime.combine(v, t, dt.timezone.utc)
+        return dt.datetime.combine(v, t, dt.UTC)
 
     return conv(start, False), conv(end, True)
 
@@ -286,7 +297,9 @@ def _load_catalog(path: str | os.PathLike[str]) -> pystac.Catalog:
     if p.is_dir():
         p = p / "catalog.json"
     if not p.exists():
-        raise SceneNotFound(f"no STAC catalog at {p}; run `fusion simulate --out DIR` or give the catalog.json path")
+        raise SceneNotFound(
+            f"no STAC catalog at {p}; run `fusion simulate --out DIR` or give the catalog.json path"
+        )
     try:
         obj = pystac.read_file(str(p))
     except Exception as exc:
@@ -314,7 +327,7 @@ def _wgs84_polygon(bounds: tuple[float, float, float, float], crs: str) -> BaseG
     to_wgs = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     poly = box(*bounds).segmentize(max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 8)
     out = shapely.transform(poly, lambda xy: np.column_stack(to_wgs.transform(xy[:, 0], xy[:, 1])))
-    return out.simplify(0)  # type: ignore[no-any-return]
+    return out.simplify(0)
 
 
 def _round_geometry(geom: BaseGeometry) -> dict[str, Any]:
@@ -323,7 +336,9 @@ def _round_geometry(geom: BaseGeometry) -> dict[str, Any]:
     return dict(mapping(set_precision(geom, 1e-7)))
 
 
-def _asset(info: dict[str, Any], sensor: S.Sensor, props: dict[str, Any], per_asset_proj: bool) -> pystac.Asset:
+def _asset(
+    info: dict[str, Any], sensor: S.Sensor, props: dict[str, Any], per_asset_proj: bool
+) -> pystac.Asset:
     band: S.Band | None = info["band"]
     extra: dict[str, Any] = {}
     if per_asset_proj:
@@ -338,11 +353,17 @@ def _asset(info: dict[str, Any], sensor: S.Sensor, props: dict[str, Any], per_as
             eo_band["common_name"] = band.common_name
         eo_band.update(center_wavelength=band.center_wavelength, full_width_half_max=band.full_width_half_max)
         extra["eo:bands"] = [eo_band]
-        raster = {"data_type": band.data_type, "nodata": band.nodata, "scale": scale, "offset": offset,
-                  "spatial_resolution": band.resolution}
+        raster = {
+            "data_type": band.data_type,
+            "nodata": band.nodata,
+            "scale": scale,
+            "offset": offset,
+            "spatial_resolution": band.resolution,
+        }
         extra["raster:bands"] = [raster]
         roles = ["data", "reflectance"]
-        title = f"{band.name} ({band.common_name or 'no common name'}, {band.min_wavelength}-{band.max_wavelength} µm)"
+        common = band.common_name or "no common name"
+        title = f"{band.name} ({common}, {band.min_wavelength}-{band.max_wavelength} µm)"
     else:
         qa = sensor.qa
         dtype = info.get("data_type", qa.data_type)
@@ -357,7 +378,9 @@ def _asset(info: dict[str, Any], sensor: S.Sensor, props: dict[str, Any], per_as
             roles = ["cloud", "cloud-shadow", "snow-ice", "water-mask"]
             title = f"Quality assessment ({qa.decoder})"
         extra["raster:bands"] = [raster]
-    return pystac.Asset(href=str(info["path"]), media_type=COG_MEDIA_TYPE, title=title, roles=roles, extra_fields=extra)
+    return pystac.Asset(
+        href=str(info["path"]), media_type=COG_MEDIA_TYPE, title=title, roles=roles, extra_fields=extra
+    )
 
 
 def _item(sim: SimulatedItem) -> pystac.Item:
@@ -396,7 +419,12 @@ def _item(sim: SimulatedItem) -> pystac.Item:
 
 def _collection(collection_id: str, items: list[pystac.Item], sensor: S.Sensor) -> pystac.Collection:
     bboxes = [i.bbox for i in items if i.bbox]
-    spatial = [min(b[0] for b in bboxes), min(b[1] for b in bboxes), max(b[2] for b in bboxes), max(b[3] for b in bboxes)]
+    spatial = [
+        min(b[0] for b in bboxes),
+        min(b[1] for b in bboxes),
+        max(b[2] for b in bboxes),
+        max(b[3] for b in bboxes),
+    ]
     starts = [item_interval(i.properties)[0] if i.datetime is None else i.datetime for i in items]
     ends = [item_interval(i.properties)[1] if i.datetime is None else i.datetime for i in items]
     coll = pystac.Collection(
@@ -412,8 +440,12 @@ def _collection(collection_id: str, items: list[pystac.Item], sensor: S.Sensor) 
         ),
         license="proprietary",
         stac_extensions=[STAC_EXTENSIONS["eo"], STAC_EXTENSIONS["proj"], STAC_EXTENSIONS["raster"]],
-        summaries=pystac.Summaries({"platform": sorted({str(i.properties.get("platform")) for i in items}),
-                                    "instruments": list(sensor.instruments)}),
+        summaries=pystac.Summaries(
+            {
+                "platform": sorted({str(i.properties.get("platform")) for i in items}),
+                "instruments": list(sensor.instruments),
+            }
+        ),
     )
     coll.providers = [pystac.Provider("eo-fusion simulator", roles=[pystac.ProviderRole.PRODUCER])]
     return coll

@@ -15,7 +15,7 @@ from fusion import __version__
 from fusion.errors import FusionError
 
 
-class _DateType(click.ParamType):
+class _DateType(click.ParamType[dt.date]):
     name = "YYYY-MM-DD"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
@@ -27,13 +27,15 @@ class _DateType(click.ParamType):
             self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2023-04-01", param, ctx)
 
 
-class _CsvType(click.ParamType):
+class _CsvType(click.ParamType[tuple[str, ...]]):
     name = "A,B,..."
 
     def __init__(self, choices: tuple[str, ...] | None = None):
         self.choices = choices
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, ...]:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, ...]:
         if isinstance(value, tuple):
             return value
         items = tuple(v.strip() for v in str(value).split(",") if v.strip())
@@ -79,28 +81,66 @@ def _run(fn: Any) -> Any:
 
 
 @main.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write the catalog, COGs and truth/ into (created if missing).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the catalog, COGs and truth/ into (created if missing).",
+)
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed; same seed, same bytes.")
-@click.option("--sensors", default="landsat,modis", show_default=True,
-              type=_CsvType(("landsat", "modis", "sentinel-2")),
-              help="Sensors to simulate: landsat (30 m, 16-day), modis (MOD09A1 8-day, sinusoidal 463 m), "
-              "sentinel-2 (10/20 m, 5-day; about 10x slower than the other two together).")
+@click.option(
+    "--sensors",
+    default="landsat,modis",
+    show_default=True,
+    type=_CsvType(("landsat", "modis", "sentinel-2")),
+    help="Sensors to simulate: landsat (30 m, 16-day), modis (MOD09A1 8-day, sinusoidal 463 m), "
+    "sentinel-2 (10/20 m, 5-day; about 10x slower than the other two together).",
+)
 @click.option("--start", type=DATE, default="2023-04-01", show_default=True, help="First simulated day.")
 @click.option("--end", type=DATE, default="2023-09-30", show_default=True, help="Last simulated day.")
 @click.option("--epsg", type=int, default=32614, show_default=True, help="UTM EPSG code of the area.")
-@click.option("--origin", type=(float, float), default=(614400.0, 4224640.0), show_default=True,
-              help="Top-left corner X Y of the area of interest, in the UTM CRS.")
-@click.option("--size-km", type=float, default=30.72, show_default=True,
-              help="Side of the square area of interest in km (a multiple of 0.48).")
-@click.option("--flood-date", type=DATE, default="2023-07-12", show_default=True,
-              help="Day the river floods its plain (an abrupt change).")
-@click.option("--cloudiness", type=click.FloatRange(0, 1), default=0.35, show_default=True,
-              help="Share of cloudy days (0 clear sky ... 1 always cloudy).")
+@click.option(
+    "--origin",
+    type=(float, float),
+    default=(614400.0, 4224640.0),
+    show_default=True,
+    help="Top-left corner X Y of the area of interest, in the UTM CRS.",
+)
+@click.option(
+    "--size-km",
+    type=float,
+    default=30.72,
+    show_default=True,
+    help="Side of the square area of interest in km (a multiple of 0.48).",
+)
+@click.option(
+    "--flood-date",
+    type=DATE,
+    default="2023-07-12",
+    show_default=True,
+    help="Day the river floods its plain (an abrupt change).",
+)
+@click.option(
+    "--cloudiness",
+    type=click.FloatRange(0, 1),
+    default=0.35,
+    show_default=True,
+    help="Share of cloudy days (0 clear sky ... 1 always cloudy).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def simulate(
-    out_dir: Path, seed: int, sensors: tuple[str, ...], start: dt.date, end: dt.date, epsg: int,
-    origin: tuple[float, float], size_km: float, flood_date: dt.date, cloudiness: float, quiet: bool,
+    out_dir: Path,
+    seed: int,
+    sensors: tuple[str, ...],
+    start: dt.date,
+    end: dt.date,
+    epsg: int,
+    origin: tuple[float, float],
+    size_km: float,
+    flood_date: dt.date,
+    cloudiness: float,
+    quiet: bool,
 ) -> None:
     """Simulate a multi-sensor time series as COGs plus a static STAC catalog.
 
@@ -113,9 +153,18 @@ def simulate(
 
     def go() -> None:
         cfg = SimulationConfig(
-            seed=seed, epsg=epsg, origin_x=origin[0], origin_y=origin[1], size_m=round(size_km * 1000.0, 3),
-            start=start, end=end, sensors=sensors, flood_date=flood_date, mean_cloudiness=cloudiness,
-            landsat_first=start + dt.timedelta(5), sentinel2_first=start + dt.timedelta(2),
+            seed=seed,
+            epsg=epsg,
+            origin_x=origin[0],
+            origin_y=origin[1],
+            size_m=round(size_km * 1000.0, 3),
+            start=start,
+            end=end,
+            sensors=sensors,
+            flood_date=flood_date,
+            mean_cloudiness=cloudiness,
+            landsat_first=start + dt.timedelta(5),
+            sentinel2_first=start + dt.timedelta(2),
         )
         result = run_simulation(cfg, out_dir, progress=_stderr_progress(quiet))
         summary = result.summary()
@@ -133,12 +182,19 @@ def simulate(
 @click.option("--aoi", help="Area: 'minx,miny,maxx,maxy' in degrees, a GeoJSON file, or a GeoJSON string.")
 @click.option("--start", type=DATE, help="First day (inclusive).")
 @click.option("--end", type=DATE, help="Last day (inclusive).")
-@click.option("--collections", type=_CsvType(), help="Only these collections, e.g. landsat-c2-l2,modis-09A1-061.")
+@click.option(
+    "--collections", type=_CsvType(), help="Only these collections, e.g. landsat-c2-l2,modis-09A1-061."
+)
 @click.option("--max-cloud", type=click.FloatRange(0, 100), help="Maximum eo:cloud_cover in percent.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scenes as JSON lines instead of a table.")
 def search(
-    catalog: Path, aoi: str | None, start: dt.date | None, end: dt.date | None,
-    collections: tuple[str, ...] | None, max_cloud: float | None, as_json: bool,
+    catalog: Path,
+    aoi: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    collections: tuple[str, ...] | None,
+    max_cloud: float | None,
+    as_json: bool,
 ) -> None:
     """Search a static STAC CATALOG (a catalog.json or its folder) for scenes."""
     from fusion.catalog import SearchRequest, as_utc_range, parse_aoi, search_static_catalog
@@ -171,8 +227,14 @@ def sensors() -> None:
 
 
 @main.command()
-@click.option("--out", "out_dir", default=Path("demo-output"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder for the demo's outputs.")
+@click.option(
+    "--out",
+    "out_dir",
+    default=Path("demo-output"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo's outputs.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def demo(out_dir: Path, quiet: bool) -> None:
     """Run the embedded default: simulate the demo area and search its catalog.

@@ -237,12 +237,15 @@ def block_mean(fine: npt.NDArray[np.floating], factor: int) -> npt.NDArray[np.fl
     if h % factor or w % factor:
         raise GridError(f"array of {h} x {w} px is not a multiple of the factor {factor}")
     blocks = fine.reshape(*lead, h // factor, factor, w // factor, factor)
+    out: npt.NDArray[np.floating]
     if not np.isnan(blocks).any():
-        return blocks.mean(axis=(-3, -1))
+        out = blocks.mean(axis=(-3, -1))
+        return out
     with warnings.catch_warnings():
         # An all-NaN block is a legitimate NaN result, not something to warn about.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(blocks, axis=(-3, -1))
+        out = np.nanmean(blocks, axis=(-3, -1))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,7 +267,9 @@ class Block:
 
     @property
     def core_in_read(self) -> Window:
-        return Window(self.core.row - self.read.row, self.core.col - self.read.col, self.core.height, self.core.width)
+        return Window(
+            self.core.row - self.read.row, self.core.col - self.read.col, self.core.height, self.core.width
+        )
 
 
 def plan_blocks(

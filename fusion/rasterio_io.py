@@ -85,4 +85,5 @@ def write_cog(
 def read_array(path: str | os.PathLike[str], band: int | None = None) -> npt.NDArray[Any]:
     """Read a whole raster (all bands as (bands, H, W), or one band as (H, W))."""
     with rasterio.open(path) as src:
-        return src.read(band) if band is not None else src.read()
+        out: npt.NDArray[Any] = src.read(band) if band is not None else src.read()
+    return out

@@ -107,9 +107,7 @@ class Sensor:
     def common_names(self) -> tuple[str, ...]:
         return tuple(b.common_name for b in self.bands if b.common_name)
 
-    def scale_offset(
-        self, band: Band, properties: Mapping[str, Any] | None = None
-    ) -> tuple[float, float]:
+    def scale_offset(self, band: Band, properties: Mapping[str, Any] | None = None) -> tuple[float, float]:
         """Scale and offset for ``band`` in an item with these ``properties``.
 
         For Sentinel-2 L2A the offset depends on the processing baseline: ``-0.1`` from

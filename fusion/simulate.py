@@ -33,12 +33,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import rasterio
 from affine import Affine
 from pyproj import CRS, Transformer
 from scipy import ndimage, sparse
 
 from fusion import sensors as S
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, SceneNotFound
 from fusion.grid import block_mean
 from fusion.rasterio_io import write_cog
 
@@ -66,26 +67,68 @@ ENDMEMBERS = ("green_vegetation", "soil", "dry_vegetation", "water", "impervious
 #: interpolated. Shapes follow typical library spectra (red edge, SWIR water absorption ...).
 _SPECTRA: dict[str, list[tuple[float, float]]] = {
     "green_vegetation": [
-        (0.40, 0.030), (0.45, 0.035), (0.50, 0.045), (0.55, 0.090), (0.60, 0.060),
-        (0.65, 0.035), (0.68, 0.030), (0.70, 0.080), (0.74, 0.350), (0.78, 0.450),
-        (0.90, 0.470), (1.10, 0.450), (1.25, 0.400), (1.40, 0.150), (1.50, 0.250),
-        (1.65, 0.280), (1.80, 0.200), (1.95, 0.060), (2.10, 0.130), (2.20, 0.120),
-        (2.35, 0.080), (2.50, 0.060),
+        (0.40, 0.030),
+        (0.45, 0.035),
+        (0.50, 0.045),
+        (0.55, 0.090),
+        (0.60, 0.060),
+        (0.65, 0.035),
+        (0.68, 0.030),
+        (0.70, 0.080),
+        (0.74, 0.350),
+        (0.78, 0.450),
+        (0.90, 0.470),
+        (1.10, 0.450),
+        (1.25, 0.400),
+        (1.40, 0.150),
+        (1.50, 0.250),
+        (1.65, 0.280),
+        (1.80, 0.200),
+        (1.95, 0.060),
+        (2.10, 0.130),
+        (2.20, 0.120),
+        (2.35, 0.080),
+        (2.50, 0.060),
     ],
     "soil": [
-        (0.40, 0.060), (0.50, 0.090), (0.60, 0.130), (0.70, 0.170), (0.90, 0.220),
-        (1.30, 0.280), (1.65, 0.330), (1.95, 0.260), (2.20, 0.300), (2.50, 0.270),
+        (0.40, 0.060),
+        (0.50, 0.090),
+        (0.60, 0.130),
+        (0.70, 0.170),
+        (0.90, 0.220),
+        (1.30, 0.280),
+        (1.65, 0.330),
+        (1.95, 0.260),
+        (2.20, 0.300),
+        (2.50, 0.270),
     ],
     "dry_vegetation": [
-        (0.40, 0.050), (0.50, 0.080), (0.60, 0.130), (0.70, 0.190), (0.90, 0.270),
-        (1.30, 0.350), (1.65, 0.380), (1.95, 0.220), (2.20, 0.300), (2.50, 0.240),
+        (0.40, 0.050),
+        (0.50, 0.080),
+        (0.60, 0.130),
+        (0.70, 0.190),
+        (0.90, 0.270),
+        (1.30, 0.350),
+        (1.65, 0.380),
+        (1.95, 0.220),
+        (2.20, 0.300),
+        (2.50, 0.240),
     ],
     "water": [
-        (0.40, 0.060), (0.50, 0.055), (0.60, 0.040), (0.70, 0.020), (0.80, 0.010),
-        (1.00, 0.005), (2.50, 0.003),
+        (0.40, 0.060),
+        (0.50, 0.055),
+        (0.60, 0.040),
+        (0.70, 0.020),
+        (0.80, 0.010),
+        (1.00, 0.005),
+        (2.50, 0.003),
     ],
     "impervious": [
-        (0.40, 0.080), (0.60, 0.120), (0.90, 0.160), (1.65, 0.200), (2.20, 0.180),
+        (0.40, 0.080),
+        (0.60, 0.120),
+        (0.90, 0.160),
+        (1.65, 0.200),
+        (2.20, 0.180),
         (2.50, 0.170),
     ],
 }
@@ -106,6 +149,8 @@ _PHENOLOGY: dict[int, dict[str, Any]] = {
 #: MODIS sinusoidal CRS (sphere of radius 6 371 007.181 m), as in the MODIS items' proj:wkt2.
 MODIS_SINUSOIDAL = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
 MODIS_PIXEL = 463.3127165274999
+TRUTH_SCALE = 1e-4
+TRUTH_NODATA = -9999
 MODIS_TILE = 1111950.519667  # width of one MODIS tile (2400 px)
 
 
@@ -155,7 +200,12 @@ class SimulationConfig:
     def scene_bounds(self) -> tuple[float, float, float, float]:
         """(minx, miny, maxx, maxy) of the simulated area (AOI plus margin)."""
         m = self.margin_m
-        return (self.origin_x - m, self.origin_y - self.size_m - m, self.origin_x + self.size_m + m, self.origin_y + m)
+        return (
+            self.origin_x - m,
+            self.origin_y - self.size_m - m,
+            self.origin_x + self.size_m + m,
+            self.origin_y + m,
+        )
 
     @property
     def aoi_bounds(self) -> tuple[float, float, float, float]:
@@ -193,11 +243,11 @@ class RegularGrid:
 
     @property
     def xs(self) -> npt.NDArray[np.float64]:
-        return self.x0 + (np.arange(self.width) + 0.5) * self.res
+        return np.asarray(self.x0 + (np.arange(self.width) + 0.5) * self.res, dtype=np.float64)
 
     @property
     def ys(self) -> npt.NDArray[np.float64]:
-        return self.y0 - (np.arange(self.height) + 0.5) * self.res
+        return np.asarray(self.y0 - (np.arange(self.height) + 0.5) * self.res, dtype=np.float64)
 
     @property
     def transform(self) -> Affine:
@@ -214,8 +264,8 @@ class ValueNoise:
     def __init__(self, rng: np.random.Generator, bounds: tuple[float, float, float, float], spacing: float):
         self.x0, self.y0 = bounds[0] - 2 * spacing, bounds[3] + 2 * spacing
         self.spacing = spacing
-        nx = int(math.ceil((bounds[2] - bounds[0]) / spacing)) + 5
-        ny = int(math.ceil((bounds[3] - bounds[1]) / spacing)) + 5
+        nx = math.ceil((bounds[2] - bounds[0]) / spacing) + 5
+        ny = math.ceil((bounds[3] - bounds[1]) / spacing) + 5
         self.coeffs = ndimage.spline_filter(rng.standard_normal((ny, nx)), order=3)
 
     def sample(self, grid: RegularGrid) -> F32:
@@ -270,8 +320,10 @@ class Landscape:
         n_strips = len(self.strip_edges)
         self.field_heights = rng.uniform(300.0, 950.0, size=(n_strips, 200))
         self.field_offsets = rng.uniform(0.0, 900.0, size=n_strips)
-        self.row_edges = b[3] + self.field_offsets[:, None] - np.concatenate(
-            [np.zeros((n_strips, 1)), np.cumsum(self.field_heights, axis=1)], axis=1
+        self.row_edges = (
+            b[3]
+            + self.field_offsets[:, None]
+            - np.concatenate([np.zeros((n_strips, 1)), np.cumsum(self.field_heights, axis=1)], axis=1)
         )
         n_fields = n_strips * 201
         crop_classes = np.array([WHEAT, CORN, SOYBEAN, GRASS, BARE], dtype=np.uint8)
@@ -286,8 +338,17 @@ class Landscape:
         self.river_amp = rng.uniform(800.0, 1600.0)
         self.river_wavelength = rng.uniform(7000.0, 12000.0)
         self.river_phase = rng.uniform(0, 2 * math.pi)
-        self.lake = (b[0] + w * rng.uniform(0.6, 0.8), b[1] + h * rng.uniform(0.65, 0.8), rng.uniform(500, 900), rng.uniform(300, 600))
-        self.town = (b[0] + w * rng.uniform(0.2, 0.4), b[1] + h * rng.uniform(0.6, 0.8), rng.uniform(1800, 2600))
+        self.lake = (
+            b[0] + w * rng.uniform(0.6, 0.8),
+            b[1] + h * rng.uniform(0.65, 0.8),
+            rng.uniform(500, 900),
+            rng.uniform(300, 600),
+        )
+        self.town = (
+            b[0] + w * rng.uniform(0.2, 0.4),
+            b[1] + h * rng.uniform(0.6, 0.8),
+            rng.uniform(1800, 2600),
+        )
         self.noise_forest = ValueNoise(_rng(cfg.seed, "forest"), b, 3000.0)
         self.noise_town = ValueNoise(_rng(cfg.seed, "town"), b, 900.0)
         self.noise_flood = ValueNoise(_rng(cfg.seed, "flood"), b, 2500.0)
@@ -295,7 +356,7 @@ class Landscape:
         self.noise_tex_b = ValueNoise(_rng(cfg.seed, "texture-b"), b, 60.0)
         self.noise_vigour = ValueNoise(_rng(cfg.seed, "vigour"), b, 240.0)
         self.spectra_x = np.linspace(0.35, 2.55, 2201)
-        self.spectra = np.stack([np.interp(self.spectra_x, *zip(*_SPECTRA[e], strict=True)) for e in ENDMEMBERS])
+        self.spectra = np.stack([np.interp(self.spectra_x, *np.asarray(_SPECTRA[e]).T) for e in ENDMEMBERS])
 
     # -- spectra ------------------------------------------------------------------------------
 
@@ -311,7 +372,9 @@ class Landscape:
     # -- layout -------------------------------------------------------------------------------
 
     def river_centre(self, xs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        out: npt.NDArray[np.float64] = self.river_y0 + self.river_amp * np.sin(2 * math.pi * xs / self.river_wavelength + self.river_phase)
+        out: npt.NDArray[np.float64] = self.river_y0 + self.river_amp * np.sin(
+            2 * math.pi * xs / self.river_wavelength + self.river_phase
+        )
         return out
 
     def static_layers(self, grid: RegularGrid) -> StaticLayers:
@@ -339,11 +402,20 @@ class Landscape:
         lx, ly, la, lb = self.lake
         water = (river_dist < half_width) | (((X - lx) / la) ** 2 + ((Y - ly) / lb) ** 2 < 1.0)
         lc[water] = WATER
-        flood_zone = (river_dist < 1900.0 * (1.0 + 0.35 * self.noise_flood.sample(grid))) & np.isin(lc, (GRASS, BARE, *CROPS))
+        flood_zone = (river_dist < 1900.0 * (1.0 + 0.35 * self.noise_flood.sample(grid))) & np.isin(
+            lc, (GRASS, BARE, *CROPS)
+        )
         texture = 1.0 + 0.05 * self.noise_tex_a.sample(grid) + 0.03 * self.noise_tex_b.sample(grid)
         texture *= self.field_brightness[field_id]
         vigour = (1.0 + 0.07 * self.noise_vigour.sample(grid)) * self.field_vmax[field_id]
-        return StaticLayers(grid, lc.astype(np.uint8), field_id, texture.astype(np.float32), vigour.astype(np.float32), flood_zone)
+        return StaticLayers(
+            grid,
+            lc.astype(np.uint8),
+            field_id,
+            texture.astype(np.float32),
+            vigour.astype(np.float32),
+            flood_zone,
+        )
 
     # -- dynamics -----------------------------------------------------------------------------
 
@@ -447,7 +519,9 @@ class Weather:
         small = ValueNoise(_rng(self.cfg.seed, "cloud-b", str(seed_day)), self.bounds, 900.0).sample(grid)
         field_ = big + 0.45 * small
         # Threshold from the field's own distribution (a stand-in for the unit normal quantile).
-        thr = float(np.quantile(field_[:: max(1, grid.height // 256), :: max(1, grid.width // 256)], 1.0 - w.cover))
+        thr = float(
+            np.quantile(field_[:: max(1, grid.height // 256), :: max(1, grid.width // 256)], 1.0 - w.cover)
+        )
         return np.clip((field_ - thr) / 0.35, 0.0, 1.0).astype(np.float32)
 
     def cirrus_opacity(self, day: dt.date, grid: RegularGrid) -> F32:
@@ -460,7 +534,7 @@ class Weather:
     @staticmethod
     def shadow_shift(res: float) -> tuple[int, int]:
         """Pixel offset from cloud to its shadow (sun in the south-east at mid-morning)."""
-        return int(round(900.0 / res)), int(round(-700.0 / res))
+        return round(900.0 / res), round(-700.0 / res)
 
 
 def _shift_array(a: F32, drow: int, dcol: int) -> F32:
@@ -474,7 +548,10 @@ def _shift_array(a: F32, drow: int, dcol: int) -> F32:
 
 #: Cloud top reflectance in the simulated bands (flat in the visible, lower in the SWIR).
 def _cloud_reflectance(bands: list[S.Band]) -> F32:
-    return np.array([0.62 if b.center_wavelength < 1.0 else (0.45 if b.center_wavelength < 2.0 else 0.32) for b in bands], np.float32)
+    return np.array(
+        [0.62 if b.center_wavelength < 1.0 else (0.45 if b.center_wavelength < 2.0 else 0.32) for b in bands],
+        np.float32,
+    )
 
 
 @dataclass
@@ -491,7 +568,7 @@ class Atmosphere:
         out = surface * (1.0 - 0.75 * sh * (1.0 - c))
         out = out * (1.0 - c) + cloud_r * c
         out = out * (1.0 - ci) + 0.3 * ci
-        return out.astype(np.float32)
+        return np.asarray(out, dtype=np.float32)
 
 
 def atmosphere_on(weather: Weather, day: dt.date, grid: RegularGrid) -> Atmosphere:
@@ -557,12 +634,16 @@ class Simulator:
         self.landscape = Landscape(cfg)
         self.weather = Weather(cfg)
         b = cfg.scene_bounds
-        n30 = int(round((b[2] - b[0]) / 30.0))
+        n30 = round((b[2] - b[0]) / 30.0)
         self.grid30 = RegularGrid(b[0], b[3], 30.0, n30, n30)
         self.crs = f"EPSG:{cfg.epsg}"
         self.landsat = S.LANDSAT_OLI
-        self.landsat_bands = [self.landsat.band(k) for k in ("coastal", "blue", "green", "red", "nir08", "swir16", "swir22")]
-        self.truth_bands = [self.landsat.band(k) for k in ("blue", "green", "red", "nir08", "swir16", "swir22")]
+        self.landsat_bands = [
+            self.landsat.band(k) for k in ("coastal", "blue", "green", "red", "nir08", "swir16", "swir22")
+        ]
+        self.truth_bands = [
+            self.landsat.band(k) for k in ("blue", "green", "red", "nir08", "swir16", "swir22")
+        ]
 
     @cached_property
     def layers30(self) -> StaticLayers:
@@ -602,7 +683,9 @@ class Simulator:
                 days = [start + dt.timedelta(i) for i in range((end - start).days + 1)]
                 days = [d for d in days if self.cfg.start <= d <= self.cfg.end]
                 if days:
-                    best = min(days, key=lambda d: (self.weather.daily[d].cover + self.weather.daily[d].cirrus, d))
+                    best = min(
+                        days, key=lambda d: (self.weather.daily[d].cover + self.weather.daily[d].cirrus, d)
+                    )
                     out.append((start, end, best))
                 start += dt.timedelta(8)
             year += 1
@@ -643,15 +726,31 @@ class Simulator:
         for i, day in enumerate(days):
             self.progress(f"truth {i + 1}/{len(days)} {day}")
             refl = self.landscape.reflectance(self.layers30, day, matrix)
+            # Stored like the products (int16 x 1e-4): quantisation (<= 5e-5) is far below the
+            # sensors' noise, and the files are less than half the size of float32.
+            dn = np.clip(np.round(refl / TRUTH_SCALE), -9998, 32767).astype(np.int16)
             write_cog(
-                out / f"{day.isoformat()}.tif", refl, transform=self.grid30.transform, crs=self.crs,
-                nodata=None, band_descriptions=names, profile="deflate-fast",
+                out / f"{day.isoformat()}.tif",
+                dn,
+                transform=self.grid30.transform,
+                crs=self.crs,
+                nodata=TRUTH_NODATA,
+                band_descriptions=names,
             )
-        write_cog(out / "landcover.tif", self.layers30.landcover, transform=self.grid30.transform, crs=self.crs, nodata=None, overview_resampling="mode")
+        write_cog(
+            out / "landcover.tif",
+            self.layers30.landcover,
+            transform=self.grid30.transform,
+            crs=self.crs,
+            nodata=None,
+            overview_resampling="mode",
+        )
         meta = {
             "description": "Noise-free, cloud-free simulated surface reflectance in Landsat OLI bands "
             "on the Landsat 30 m grid, one file per simulated acquisition day. Not part of the STAC catalog.",
             "bands": names,
+            "scale": TRUTH_SCALE,
+            "nodata": TRUTH_NODATA,
             "classes": CLASSES,
             "dates": [d.isoformat() for d in days],
             "config": self.cfg.to_json(),
@@ -665,7 +764,9 @@ class Simulator:
 
     def _noise(self, sensor: str, day: dt.date, shape: tuple[int, ...], sigma: F32) -> F32:
         rng = _rng(self.cfg.seed, "noise", sensor, day.isoformat())
-        return (rng.standard_normal(shape, dtype=np.float32) * sigma.reshape(-1, *([1] * (len(shape) - 1)))).astype(np.float32)
+        return (
+            rng.standard_normal(shape, dtype=np.float32) * sigma.reshape(-1, *([1] * (len(shape) - 1)))
+        ).astype(np.float32)
 
     def _landsat(self, out: Path) -> Iterator[SimulatedItem]:
         sensor = self.landsat
@@ -680,7 +781,9 @@ class Simulator:
             surface = self.landscape.reflectance(layers, day, matrix)
             surface = np.stack([ndimage.gaussian_filter(b, 0.45, mode="nearest") for b in surface])
             atm = atmosphere_on(self.weather, day, grid)
-            obs = atm.apply(surface, bands) + self._noise("landsat", day, surface.shape, np.full(len(bands), 0.004, np.float32))
+            obs = atm.apply(surface, bands) + self._noise(
+                "landsat", day, surface.shape, np.full(len(bands), 0.004, np.float32)
+            )
             fill = self._swath_fill(day, grid)
             qa = self._landsat_qa(atm, layers, fill)
             item_id = f"LC08_L2SP_028034_{day:%Y%m%d}_02_T1"
@@ -692,20 +795,39 @@ class Simulator:
                 dn[fill] = band.nodata
                 path = folder / f"{item_id}_SR_B{band.name.split('_B')[1]}.TIF"
                 write_cog(path, dn, transform=self.grid30.transform, crs=self.crs, nodata=band.nodata)
-                assets[band.asset_key] = {"path": path, "band": band, "shape": dn.shape, "transform": self.grid30.transform}
+                assets[band.asset_key] = {
+                    "path": path,
+                    "band": band,
+                    "shape": dn.shape,
+                    "transform": self.grid30.transform,
+                }
             path = folder / f"{item_id}_QA_PIXEL.TIF"
-            write_cog(path, qa, transform=self.grid30.transform, crs=self.crs, nodata=1, overview_resampling="nearest")
-            assets["qa_pixel"] = {"path": path, "band": None, "shape": qa.shape, "transform": self.grid30.transform}
+            write_cog(
+                path,
+                qa,
+                transform=self.grid30.transform,
+                crs=self.crs,
+                nodata=1,
+                overview_resampling="nearest",
+            )
+            assets["qa_pixel"] = {
+                "path": path,
+                "band": None,
+                "shape": qa.shape,
+                "transform": self.grid30.transform,
+            }
             valid = qa != 1
             cloud = ((qa >> 3) & 1).astype(bool) | ((qa >> 1) & 1).astype(bool)
             props = {
-                "datetime": dt.datetime.combine(day, dt.time(17, 2, 11), dt.timezone.utc),
+                "datetime": dt.datetime.combine(day, dt.time(17, 2, 11), dt.UTC),
                 "platform": "landsat-8",
                 "instruments": ["oli", "tirs"],
                 "gsd": 30,
                 "eo:cloud_cover": round(100.0 * float(cloud[valid].mean()) if valid.any() else 100.0, 2),
                 "view:off_nadir": 0,
-                "view:sun_elevation": round(45.0 + 20.0 * math.sin(math.pi * (day.timetuple().tm_yday - 80) / 365.0), 4),
+                "view:sun_elevation": round(
+                    45.0 + 20.0 * math.sin(math.pi * (day.timetuple().tm_yday - 80) / 365.0), 4
+                ),
                 "view:sun_azimuth": 135.0,
                 "landsat:wrs_path": "028",
                 "landsat:wrs_row": "034",
@@ -713,9 +835,13 @@ class Simulator:
                 "landsat:correction": "L2SP",
                 "landsat:collection_number": "02",
                 "landsat:collection_category": "T1",
-                "landsat:cloud_cover_land": round(100.0 * float(cloud[valid].mean()) if valid.any() else 100.0, 2),
+                "landsat:cloud_cover_land": round(
+                    100.0 * float(cloud[valid].mean()) if valid.any() else 100.0, 2
+                ),
             }
-            yield SimulatedItem(sensor.collection, item_id, sensor, props, self.cfg.scene_bounds, None, self.cfg.epsg, assets)
+            yield SimulatedItem(
+                sensor.collection, item_id, sensor, props, self.cfg.scene_bounds, None, self.cfg.epsg, assets
+            )
 
     def _swath_fill(self, day: dt.date, grid: RegularGrid) -> npt.NDArray[np.bool_]:
         """Some scenes end inside the area (a swath edge): those pixels are fill."""
@@ -730,7 +856,9 @@ class Simulator:
         return fill
 
     @staticmethod
-    def _landsat_qa(atm: Atmosphere, layers: StaticLayers, fill: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint16]:
+    def _landsat_qa(
+        atm: Atmosphere, layers: StaticLayers, fill: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.uint16]:
         cloud = atm.cloud > 0.35
         dilated = ndimage.binary_dilation(cloud, iterations=3) & ~cloud
         shadow = (atm.shadow > 0.35) & ~cloud & ~dilated
@@ -754,7 +882,9 @@ class Simulator:
     # -- MODIS --------------------------------------------------------------------------------
 
     @cached_property
-    def modis_geometry(self) -> tuple[RegularGrid, npt.NDArray[np.float64], npt.NDArray[np.float64], tuple[int, int]]:
+    def modis_geometry(
+        self,
+    ) -> tuple[RegularGrid, npt.NDArray[np.float64], npt.NDArray[np.float64], tuple[int, int]]:
         """The sinusoidal 463 m grid covering the AOI (aligned to the global MODIS grid), and
         the UTM position of each of its pixel centres."""
         to_sin = Transformer.from_crs(self.crs, MODIS_SINUSOIDAL, always_xy=True)
@@ -779,7 +909,7 @@ class Simulator:
     def _sample_modis(self, fine: F32, dx: float, dy: float) -> tuple[F32, npt.NDArray[np.bool_]]:
         """Observe a 30 m field (bands, H, W) through the MODIS PSF at the sinusoidal pixel
         centres (shifted by the misregistration). Returns values and 'inside the scene'."""
-        grid, ux, uy, _ = self.modis_geometry
+        _grid, ux, uy, _ = self.modis_geometry
         agg = 4  # 120 m working grid: the PSF is ~ 4 of those pixels wide
         coarse = block_mean(fine, agg).astype(np.float32)
         sigma = 0.5 * MODIS_PIXEL / (30.0 * agg)
@@ -803,11 +933,21 @@ class Simulator:
             surface = self.landscape.reflectance(self.layers30, day, matrix)
             atm = atmosphere_on(self.weather, day, self.grid30)
             obs30 = atm.apply(surface, bands)
-            layers_stack = np.concatenate([obs30, atm.cloud[None], atm.shadow[None], atm.cirrus[None], (self.layers30.landcover == WATER)[None].astype(np.float32)])
+            layers_stack = np.concatenate(
+                [
+                    obs30,
+                    atm.cloud[None],
+                    atm.shadow[None],
+                    atm.cirrus[None],
+                    (self.layers30.landcover == WATER)[None].astype(np.float32),
+                ]
+            )
             dx, dy = self._misregistration("modis", day, MODIS_PIXEL, 0.15)
             sampled, inside = self._sample_modis(layers_stack, dx, dy)
-            refl = sampled[: len(bands)] + self._noise("modis", day, sampled[: len(bands)].shape, np.full(len(bands), 0.006, np.float32))
-            cloud, shadow, cirrus, water = sampled[len(bands):]
+            refl = sampled[: len(bands)] + self._noise(
+                "modis", day, sampled[: len(bands)].shape, np.full(len(bands), 0.006, np.float32)
+            )
+            cloud, shadow, cirrus, water = sampled[len(bands) :]
             state = self._modis_state(cloud, shadow, cirrus, water)
             state[~inside] = S.MODIS_STATE_FILL
             doy = start.timetuple().tm_yday
@@ -820,21 +960,40 @@ class Simulator:
                 dn[~inside] = band.nodata
                 path = folder / f"{item_id}_{band.name}.tif"
                 write_cog(path, dn, transform=transform, crs=wkt2, nodata=band.nodata)
-                assets[band.asset_key] = {"path": path, "band": band, "shape": dn.shape, "transform": transform}
+                assets[band.asset_key] = {
+                    "path": path,
+                    "band": band,
+                    "shape": dn.shape,
+                    "transform": transform,
+                }
             path = folder / f"{item_id}_sur_refl_state_500m.tif"
             write_cog(path, state, transform=transform, crs=wkt2, nodata=None, overview_resampling="nearest")
-            assets["sur_refl_state_500m"] = {"path": path, "band": None, "shape": state.shape, "transform": transform, "data_type": "uint16"}
+            assets["sur_refl_state_500m"] = {
+                "path": path,
+                "band": None,
+                "shape": state.shape,
+                "transform": transform,
+                "data_type": "uint16",
+            }
             doy_arr = np.full(state.shape, day.timetuple().tm_yday, np.uint16)
             doy_arr[~inside] = 65535
             path = folder / f"{item_id}_sur_refl_day_of_year.tif"
-            write_cog(path, doy_arr, transform=transform, crs=wkt2, nodata=65535, overview_resampling="nearest")
-            assets["sur_refl_day_of_year"] = {"path": path, "band": None, "shape": state.shape, "transform": transform, "data_type": "uint16"}
+            write_cog(
+                path, doy_arr, transform=transform, crs=wkt2, nodata=65535, overview_resampling="nearest"
+            )
+            assets["sur_refl_day_of_year"] = {
+                "path": path,
+                "band": None,
+                "shape": state.shape,
+                "transform": transform,
+                "data_type": "uint16",
+            }
             cloudy = ((state & 3) == 1) | ((state & 3) == 2)
             valid = state != S.MODIS_STATE_FILL
             props = {
                 "datetime": None,
-                "start_datetime": dt.datetime.combine(start, dt.time(0, 0), dt.timezone.utc),
-                "end_datetime": dt.datetime.combine(end, dt.time(23, 59, 59), dt.timezone.utc),
+                "start_datetime": dt.datetime.combine(start, dt.time(0, 0), dt.UTC),
+                "end_datetime": dt.datetime.combine(end, dt.time(23, 59, 59), dt.UTC),
                 "platform": "terra",
                 "instruments": ["modis"],
                 "eo:cloud_cover": round(100.0 * float(cloudy[valid].mean()), 2) if valid.any() else 100.0,
@@ -844,7 +1003,9 @@ class Simulator:
             }
             minx, maxx = grid.x0, grid.x0 + grid.width * grid.res
             maxy, miny = grid.y0, grid.y0 - grid.height * grid.res
-            yield SimulatedItem(sensor.collection, item_id, sensor, props, (minx, miny, maxx, maxy), wkt2, None, assets)
+            yield SimulatedItem(
+                sensor.collection, item_id, sensor, props, (minx, miny, maxx, maxy), wkt2, None, assets
+            )
 
     @staticmethod
     def _modis_state(cloud: F32, shadow: F32, cirrus: F32, water: F32) -> npt.NDArray[np.uint16]:
@@ -868,7 +1029,7 @@ class Simulator:
         keys10 = ["B02", "B03", "B04", "B08"]
         keys20 = ["B8A", "B11", "B12"]
         b = self.cfg.scene_bounds
-        n10 = int(round((b[2] - b[0]) / 10.0))
+        n10 = round((b[2] - b[0]) / 10.0)
         grid10 = RegularGrid(b[0], b[3], 10.0, n10, n10)
         grid20 = RegularGrid(b[0], b[3], 20.0, n10 // 2, n10 // 2)
         bands10 = [sensor.band(k) for k in keys10]
@@ -887,9 +1048,15 @@ class Simulator:
             s20 = block_mean(f10, 2).astype(np.float32)
             s10 = np.stack([ndimage.gaussian_filter(x, 0.5, mode="nearest") for x in s10])
             atm10 = atmosphere_on(self.weather, day, g10)
-            atm20 = Atmosphere(*(block_mean(a, 2).astype(np.float32) for a in (atm10.cloud, atm10.shadow, atm10.cirrus)))
-            o10 = atm10.apply(s10, bands10) + self._noise("s2-10", day, s10.shape, np.full(len(bands10), 0.005, np.float32))
-            o20 = atm20.apply(s20, bands20) + self._noise("s2-20", day, s20.shape, np.full(len(bands20), 0.005, np.float32))
+            atm20 = Atmosphere(
+                *(block_mean(a, 2).astype(np.float32) for a in (atm10.cloud, atm10.shadow, atm10.cirrus))
+            )
+            o10 = atm10.apply(s10, bands10) + self._noise(
+                "s2-10", day, s10.shape, np.full(len(bands10), 0.005, np.float32)
+            )
+            o20 = atm20.apply(s20, bands20) + self._noise(
+                "s2-20", day, s20.shape, np.full(len(bands20), 0.005, np.float32)
+            )
             water20 = block_mean((layers10.landcover == WATER).astype(np.float32), 2) > 0.5
             green20 = block_mean(self.landscape.fractions(layers10, day)[0], 2)
             scl = self._scl(atm20, water20, green20)
@@ -904,13 +1071,26 @@ class Simulator:
                     dn = _dn(arr, band, offset)
                     path = folder / f"T{tile}_{stamp}_{band.name}_{int(band.resolution)}m.tif"
                     write_cog(path, dn, transform=grid.transform, crs=self.crs, nodata=band.nodata)
-                    assets[band.asset_key] = {"path": path, "band": band, "shape": dn.shape, "transform": grid.transform}
+                    assets[band.asset_key] = {
+                        "path": path,
+                        "band": band,
+                        "shape": dn.shape,
+                        "transform": grid.transform,
+                    }
             path = folder / f"T{tile}_{stamp}_SCL_20m.tif"
-            write_cog(path, scl, transform=grid20.transform, crs=self.crs, nodata=0, overview_resampling="nearest")
-            assets["SCL"] = {"path": path, "band": None, "shape": scl.shape, "transform": grid20.transform, "data_type": "uint8"}
+            write_cog(
+                path, scl, transform=grid20.transform, crs=self.crs, nodata=0, overview_resampling="nearest"
+            )
+            assets["SCL"] = {
+                "path": path,
+                "band": None,
+                "shape": scl.shape,
+                "transform": grid20.transform,
+                "data_type": "uint8",
+            }
             cloudy = np.isin(scl, (8, 9, 10))
             props = {
-                "datetime": dt.datetime.combine(day, dt.time(17, 19, 1), dt.timezone.utc),
+                "datetime": dt.datetime.combine(day, dt.time(17, 19, 1), dt.UTC),
                 "platform": platform,
                 "constellation": "sentinel-2",
                 "instruments": ["msi"],
@@ -920,7 +1100,9 @@ class Simulator:
                 "s2:product_type": "S2MSI2A",
                 "sat:relative_orbit": 69,
             }
-            yield SimulatedItem(sensor.collection, item_id, sensor, props, self.cfg.scene_bounds, None, self.cfg.epsg, assets)
+            yield SimulatedItem(
+                sensor.collection, item_id, sensor, props, self.cfg.scene_bounds, None, self.cfg.epsg, assets
+            )
 
     @staticmethod
     def _scl(atm: Atmosphere, water: npt.NDArray[np.bool_], green: F32) -> npt.NDArray[np.uint8]:
@@ -933,6 +1115,21 @@ class Simulator:
         return scl
 
 
-def simulate(cfg: SimulationConfig, out_dir: str | Path, progress: Progress | None = None) -> SimulationResult:
+def read_truth(out_dir: str | Path, day: dt.date) -> F32:
+    """The truth on ``day`` of a simulation written to ``out_dir``: float32 (6, H, W) reflectance
+    in Landsat OLI blue, green, red, nir08, swir16, swir22 on the Landsat 30 m grid."""
+    path = Path(out_dir) / "truth" / f"{day.isoformat()}.tif"
+    if not path.exists():
+        raise SceneNotFound(f"no truth for {day} at {path}; truth exists for simulated acquisition days only")
+    with rasterio.open(path) as src:
+        dn = src.read()
+    out: F32 = dn.astype(np.float32) * np.float32(TRUTH_SCALE)
+    out[dn == TRUTH_NODATA] = np.nan
+    return out
+
+
+def simulate(
+    cfg: SimulationConfig, out_dir: str | Path, progress: Progress | None = None
+) -> SimulationResult:
     """Simulate ``cfg`` into ``out_dir``: per-band COGs, ``catalog.json`` and ``truth/``."""
     return Simulator(cfg, progress).run(out_dir)

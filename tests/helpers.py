@@ -26,7 +26,16 @@ def schema_map_args() -> list[str]:
     args: list[str] = []
     for name in ("item", "catalog", "collection"):
         args += ["-s", f"{base}/{name}-spec/json-schema/{name}.json", str(spec / f"{name}.json")]
-    for name in ("common", "bands", "basics", "data-values", "datetime", "instrument", "licensing", "provider"):
+    for name in (
+        "common",
+        "bands",
+        "basics",
+        "data-values",
+        "datetime",
+        "instrument",
+        "licensing",
+        "provider",
+    ):
         args += ["-s", f"{base}/item-spec/json-schema/{name}.json", str(spec / f"{name}.json")]
     for name in ("Feature", "Geometry"):
         args += ["-s", f"https://geojson.org/schema/{name}.json", str(root / "geojson" / f"{name}.json")]
@@ -44,9 +53,21 @@ def stac_validate_recursive(catalog: Path, tmp: Path) -> tuple[int, list[dict[st
     log = tmp / "stac-validator.json"
     exe = Path(sys.executable).parent / "stac-validator"
     proc = subprocess.run(
-        [str(exe), "validate", str(catalog), "--recursive", "--links", "--assets",
-         *schema_map_args(), "--log_file", str(log)],
-        capture_output=True, text=True, check=False, timeout=600,
+        [
+            str(exe),
+            "validate",
+            str(catalog),
+            "--recursive",
+            "--links",
+            "--assets",
+            *schema_map_args(),
+            "--log_file",
+            str(log),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     results = json.loads(log.read_text()) if log.exists() else []
     return proc.returncode, results, proc.stdout + proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_extension_fields_are_well_formed(small_catalog: Path) -> None:
         d = item.to_dict()
         props = d["properties"]
         assert 0.0 <= props["eo:cloud_cover"] <= 100.0
-        assert ("proj:epsg" in props and props["proj:epsg"]) or props.get("proj:wkt2") or props.get("proj:code")
+        assert (props.get("proj:epsg")) or props.get("proj:wkt2") or props.get("proj:code")
         for key, asset in d["assets"].items():
             assert asset["type"] == "image/tiff; application=geotiff; profile=cloud-optimized"
             rb = asset["raster:bands"][0]
@@ -76,8 +77,15 @@ def test_extension_fields_are_well_formed(small_catalog: Path) -> None:
 
 # --- Search vs brute force ------------------------------------------------------------------
 
-def _brute_force(catalog_dir: Path, aoi: Any, start: dt.datetime | None, end: dt.datetime | None,
-                 collections: tuple[str, ...] | None, max_cloud: float | None) -> list[str]:
+
+def _brute_force(
+    catalog_dir: Path,
+    aoi: Any,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    collections: tuple[str, ...] | None,
+    max_cloud: float | None,
+) -> list[str]:
     """Read every item file and apply the filter in the plainest possible way."""
     selected = []
     for path in iter_item_files(catalog_dir):
@@ -116,16 +124,29 @@ REQUESTS = [
     dict(aoi=(0.1, 0.1, 0.3, 0.3), start=None, end=None, collections=None, max_cloud=None),
     dict(aoi=None, start=dt.date(2023, 7, 1), end=dt.date(2023, 7, 15), collections=None, max_cloud=None),
     dict(aoi=None, start=None, end=None, collections=("landsat-c2-l2", "modis-09A1-061"), max_cloud=30.0),
-    dict(aoi=(0.4, 0.4, 0.6, 0.6), start=dt.date(2023, 6, 28), end=dt.date(2023, 7, 20),
-         collections=("sentinel-2-l2a",), max_cloud=50.0),
+    dict(
+        aoi=(0.4, 0.4, 0.6, 0.6),
+        start=dt.date(2023, 6, 28),
+        end=dt.date(2023, 7, 20),
+        collections=("sentinel-2-l2a",),
+        max_cloud=50.0,
+    ),
     dict(aoi=None, start=None, end=None, collections=None, max_cloud=0.0),
-    dict(aoi=None, start=dt.date(2023, 7, 9), end=dt.date(2023, 7, 9), collections=("modis-09A1-061",), max_cloud=None),
+    dict(
+        aoi=None,
+        start=dt.date(2023, 7, 9),
+        end=dt.date(2023, 7, 9),
+        collections=("modis-09A1-061",),
+        max_cloud=None,
+    ),
     dict(aoi="far-away", start=None, end=None, collections=None, max_cloud=None),
 ]
 
 
 @pytest.mark.parametrize("req", REQUESTS)
-def test_search_equals_brute_force(small_catalog: Path, small_config: SimulationConfig, req: dict[str, Any]) -> None:
+def test_search_equals_brute_force(
+    small_catalog: Path, small_config: SimulationConfig, req: dict[str, Any]
+) -> None:
     if req["aoi"] == "far-away":
         aoi = box(10.0, 45.0, 11.0, 46.0)
     elif req["aoi"] is None:
@@ -138,7 +159,12 @@ def test_search_equals_brute_force(small_catalog: Path, small_config: Simulation
     )
     expected = _brute_force(small_catalog.parent, aoi, t0, t1, req["collections"], req["max_cloud"])
     assert sorted(s.id for s in found) == expected
-    if req["aoi"] is None and req["start"] is None and req["collections"] is None and req["max_cloud"] is None:
+    if (
+        req["aoi"] is None
+        and req["start"] is None
+        and req["collections"] is None
+        and req["max_cloud"] is None
+    ):
         assert len(expected) == len(list(iter_item_files(small_catalog.parent)))
     if req["aoi"] == "far-away":
         assert expected == []
@@ -151,7 +177,7 @@ def test_scenes_carry_what_the_pipeline_needs(small_catalog: Path) -> None:
         assert s.qa_href and Path(s.qa_href).exists()
         for href in s.bands.values():
             assert Path(href).is_absolute() and Path(href).exists()
-        assert s.projection.shape and s.projection.transform or s.collection == "sentinel-2-l2a"
+        assert (s.projection.shape and s.projection.transform) or s.collection == "sentinel-2-l2a"
         assert s.item_href and Path(s.item_href).exists()
     s2 = next(s for s in scenes if s.collection == "sentinel-2-l2a")
     assert s2.scale_offset["red"] == (0.0001, -0.1)
@@ -162,8 +188,20 @@ def test_scenes_carry_what_the_pipeline_needs(small_catalog: Path) -> None:
 def test_aoi_parsing(tmp_path: Path) -> None:
     assert parse_aoi("-98,37,-97,38").bounds == (-98.0, 37.0, -97.0, 38.0)  # type: ignore[union-attr]
     gj = tmp_path / "aoi.geojson"
-    gj.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [-97.5, 37.5]}}]}))
+    gj.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Point", "coordinates": [-97.5, 37.5]},
+                    }
+                ],
+            }
+        )
+    )
     assert parse_aoi(str(gj)).geom_type == "Point"  # type: ignore[union-attr]
     with pytest.raises(ConfigError, match="minx,miny,maxx,maxy"):
         parse_aoi("somewhere")
@@ -174,5 +212,7 @@ def test_aoi_parsing(tmp_path: Path) -> None:
 
 
 def test_simulated_item_dates_are_the_schedules(small_sim: SimulationResult) -> None:
-    landsat_days = sorted(i.properties["datetime"].date() for i in small_sim.items if i.collection == "landsat-c2-l2")
-    assert [(b - a).days for a, b in zip(landsat_days, landsat_days[1:], strict=False)] == [16, 16]
+    landsat_days = sorted(
+        i.properties["datetime"].date() for i in small_sim.items if i.collection == "landsat-c2-l2"
+    )
+    assert [(b - a).days for a, b in itertools.pairwise(landsat_days)] == [16, 16]

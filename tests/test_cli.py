@@ -19,8 +19,21 @@ def test_help_lists_the_commands() -> None:
 
 def test_simulate_and_search(tmp_path: Path) -> None:
     runner = CliRunner()
-    out = runner.invoke(main, ["simulate", "--out", str(tmp_path / "s"), "--size-km", "1.92", "--start",
-                               "2023-07-01", "--end", "2023-07-20", "-q"])
+    out = runner.invoke(
+        main,
+        [
+            "simulate",
+            "--out",
+            str(tmp_path / "s"),
+            "--size-km",
+            "1.92",
+            "--start",
+            "2023-07-01",
+            "--end",
+            "2023-07-20",
+            "-q",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert "landsat-c2-l2" in out.output and "modis-09A1-061" in out.output
     res = runner.invoke(main, ["search", str(tmp_path / "s"), "--collections", "landsat-c2-l2", "--json"])
@@ -28,8 +41,19 @@ def test_simulate_and_search(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in res.output.splitlines()]
     assert [s["collection"] for s in lines] == ["landsat-c2-l2"]  # 07-06 only (first = start + 5 days)
     assert lines[0]["bands"]["red"].endswith("_SR_B4.TIF")
-    table = runner.invoke(main, ["search", str(tmp_path / "s" / "catalog.json"), "--start", "2023-07-01",
-                                 "--end", "2023-07-08", "--max-cloud", "100"])
+    table = runner.invoke(
+        main,
+        [
+            "search",
+            str(tmp_path / "s" / "catalog.json"),
+            "--start",
+            "2023-07-01",
+            "--end",
+            "2023-07-08",
+            "--max-cloud",
+            "100",
+        ],
+    )
     assert table.exit_code == 0 and "scene(s)" in table.output
 
 

@@ -48,12 +48,17 @@ def test_halo_crops_back_to_the_core(h: int, w: int, block: int, halo: int, clip
         if not clip:
             assert b.read == b.core.expand(halo)
         else:
-            assert 0 <= b.read.row and b.read.row_stop <= h
+            assert b.read.row >= 0 and b.read.row_stop <= h
 
 
 @settings(max_examples=200, deadline=None)
-@given(r=st.integers(0, 500), c=st.integers(0, 500), hh=st.integers(1, 60), ww=st.integers(1, 60),
-       factor=st.sampled_from([1, 2, 3, 4, 8, 16]))
+@given(
+    r=st.integers(0, 500),
+    c=st.integers(0, 500),
+    hh=st.integers(1, 60),
+    ww=st.integers(1, 60),
+    factor=st.sampled_from([1, 2, 3, 4, 8, 16]),
+)
 def test_coarse_fine_windows_round_trip(r: int, c: int, hh: int, ww: int, factor: int) -> None:
     coarse = Window(r, c, hh, ww)
     fine = coarse_to_fine_window(coarse, factor)
@@ -69,7 +74,12 @@ def test_coarse_fine_windows_round_trip(r: int, c: int, hh: int, ww: int, factor
 
 
 @settings(max_examples=100, deadline=None)
-@given(factor=st.sampled_from([2, 3, 4, 16]), n=st.integers(1, 6), col=st.integers(-5, 40), row=st.integers(0, 400))
+@given(
+    factor=st.sampled_from([2, 3, 4, 16]),
+    n=st.integers(1, 6),
+    col=st.integers(-5, 40),
+    row=st.integers(0, 400),
+)
 def test_coarse_grid_is_aligned_with_fine_grid(factor: int, n: int, col: int, row: int) -> None:
     fine = utm_grid(32614, 30.0, tile_size=factor * n * 4)
     coarse = fine.coarsen(factor)
@@ -87,9 +97,17 @@ def test_coarse_grid_is_aligned_with_fine_grid(factor: int, n: int, col: int, ro
 
 
 @settings(max_examples=60, deadline=None)
-@given(h=st.integers(1, 200), w=st.integers(1, 200), factor=st.sampled_from([2, 4, 16]),
-       k=st.integers(1, 8), halo_k=st.integers(0, 3), clip=st.booleans())
-def test_aligned_blocks_start_on_coarse_pixels(h: int, w: int, factor: int, k: int, halo_k: int, clip: bool) -> None:
+@given(
+    h=st.integers(1, 200),
+    w=st.integers(1, 200),
+    factor=st.sampled_from([2, 4, 16]),
+    k=st.integers(1, 8),
+    halo_k=st.integers(0, 3),
+    clip=st.booleans(),
+)
+def test_aligned_blocks_start_on_coarse_pixels(
+    h: int, w: int, factor: int, k: int, halo_k: int, clip: bool
+) -> None:
     h, w = h * factor, w * factor
     for b in plan_blocks(h, w, k * factor, halo_k * factor, align=factor, clip=clip):
         assert is_aligned(b.read, factor) and is_aligned(b.core, factor)

@@ -22,8 +22,9 @@ def pair(seed: int, shape: tuple[int, ...] = (64, 80)) -> tuple[np.ndarray, np.n
 @pytest.mark.parametrize("seed", range(5))
 def test_ssim_and_psnr_match_scikit_image(seed: int) -> None:
     ref, pred = pair(seed)
-    expected = structural_similarity(ref, pred, data_range=1.0, gaussian_weights=True, sigma=1.5,
-                                     use_sample_covariance=False)
+    expected = structural_similarity(
+        ref, pred, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     assert M.ssim(ref, pred, data_range=1.0) == pytest.approx(expected, abs=1e-6)
     assert M.psnr(ref, pred, data_range=1.0) == pytest.approx(
         peak_signal_noise_ratio(ref, pred, data_range=1.0), abs=1e-6
@@ -32,8 +33,12 @@ def test_ssim_and_psnr_match_scikit_image(seed: int) -> None:
 
 def test_ssim_multiband_is_mean_of_bands() -> None:
     ref, pred = pair(7, (3, 40, 40))
-    per_band = [structural_similarity(ref[b], pred[b], data_range=1.0, gaussian_weights=True, sigma=1.5,
-                                      use_sample_covariance=False) for b in range(3)]
+    per_band = [
+        structural_similarity(
+            ref[b], pred[b], data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        )
+        for b in range(3)
+    ]
     assert M.ssim(ref, pred, data_range=1.0) == pytest.approx(float(np.mean(per_band)), abs=1e-6)
 
 
@@ -129,6 +134,8 @@ def test_errors_are_clear() -> None:
 
 def test_scores_rows_for_tables() -> None:
     ref, pred = pair(1, (2, 40, 40))
-    rows = M.evaluate(ref + 0.1, pred + 0.1, bands=["red", "nir08"], metrics=["rmse", "ssim"], data_range=1.0).as_rows()
+    rows = M.evaluate(
+        ref + 0.1, pred + 0.1, bands=["red", "nir08"], metrics=["rmse", "ssim"], data_range=1.0
+    ).as_rows()
     assert [r["band"] for r in rows] == ["red", "nir08", "all"]
     assert set(rows[0]) == {"band", "rmse", "ssim"}

@@ -23,8 +23,14 @@ def flags(masks: S.QaMasks) -> set[str]:
 
 def test_registry_is_complete() -> None:
     assert set(S.list_sensors()) == {
-        "landsat-oli", "landsat-etm", "landsat-tm", "sentinel-2-msi",
-        "modis-mod09a1", "modis-mod09ga", "hls-l30", "hls-s30",
+        "landsat-oli",
+        "landsat-etm",
+        "landsat-tm",
+        "sentinel-2-msi",
+        "modis-mod09a1",
+        "modis-mod09ga",
+        "hls-l30",
+        "hls-s30",
     }
     for sensor in S.SENSORS.values():
         assert S.get_qa_decoder(sensor.qa.decoder)
@@ -75,16 +81,21 @@ def test_sentinel2_processing_baseline_offset() -> None:
     assert S.SENTINEL2_L2A.scale_offset(
         b04, {"s2:processing_baseline": "02.14", "earthsearch:boa_offset_applied": True}
     ) == (1e-4, -0.1)
-    with pytest.raises(ConfigError, match="NN.NN"):
+    with pytest.raises(ConfigError, match=r"NN\.NN"):
         S.sentinel2_boa_offset({"s2:processing_baseline": "v4"})
     # DN 1000 is zero reflectance from baseline 04.00 on.
-    refl = S.SENTINEL2_L2A.to_reflectance(np.array([1000, 0], np.uint16), b04, {"s2:processing_baseline": "05.10"})
+    refl = S.SENTINEL2_L2A.to_reflectance(
+        np.array([1000, 0], np.uint16), b04, {"s2:processing_baseline": "05.10"}
+    )
     assert refl[0] == pytest.approx(0.0, abs=1e-7) and np.isnan(refl[1])
 
 
 # --- Landsat QA_PIXEL -----------------------------------------------------------------------
 
-def lqa(*bits: int, cloud_conf: int = 1, shadow_conf: int = 1, snow_conf: int = 1, cirrus_conf: int = 1) -> np.ndarray:
+
+def lqa(
+    *bits: int, cloud_conf: int = 1, shadow_conf: int = 1, snow_conf: int = 1, cirrus_conf: int = 1
+) -> np.ndarray:
     v = sum(1 << b for b in bits) | cloud_conf << 8 | shadow_conf << 10 | snow_conf << 12 | cirrus_conf << 14
     return np.array([v], np.uint16)
 
@@ -123,11 +134,21 @@ def test_landsat_qa_typical_values() -> None:
 
 # --- Sentinel-2 SCL ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("scl", "expected"),
     [
-        (0, {"fill"}), (1, set()), (2, set()), (3, {"shadow"}), (4, {"clear"}), (5, {"clear"}),
-        (6, {"clear", "water"}), (7, set()), (8, {"cloud"}), (9, {"cloud"}), (10, {"cirrus"}),
+        (0, {"fill"}),
+        (1, set()),
+        (2, set()),
+        (3, {"shadow"}),
+        (4, {"clear"}),
+        (5, {"clear"}),
+        (6, {"clear", "water"}),
+        (7, set()),
+        (8, {"cloud"}),
+        (9, {"cloud"}),
+        (10, {"cirrus"}),
         (11, {"snow"}),
     ],
 )
@@ -138,10 +159,28 @@ def test_sentinel2_scl(scl: int, expected: set[str]) -> None:
 
 # --- MODIS state_500m ------------------------------------------------------------------------
 
-def mstate(cloud: int = 0, shadow: int = 0, land_water: int = 1, cirrus: int = 0, internal_cloud: int = 0,
-           mod35_snow: int = 0, adjacent: int = 0, internal_snow: int = 0) -> np.ndarray:
-    v = (cloud | shadow << 2 | land_water << 3 | 1 << 6 | cirrus << 8 | internal_cloud << 10
-         | mod35_snow << 12 | adjacent << 13 | internal_snow << 15)
+
+def mstate(
+    cloud: int = 0,
+    shadow: int = 0,
+    land_water: int = 1,
+    cirrus: int = 0,
+    internal_cloud: int = 0,
+    mod35_snow: int = 0,
+    adjacent: int = 0,
+    internal_snow: int = 0,
+) -> np.ndarray:
+    v = (
+        cloud
+        | shadow << 2
+        | land_water << 3
+        | 1 << 6
+        | cirrus << 8
+        | internal_cloud << 10
+        | mod35_snow << 12
+        | adjacent << 13
+        | internal_snow << 15
+    )
     return np.array([v], np.uint16)
 
 
@@ -172,6 +211,7 @@ def test_modis_state(value: np.ndarray, expected: set[str]) -> None:
 
 
 # --- HLS Fmask -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),
@@ -206,7 +246,9 @@ needs_examples = pytest.mark.skipif(not SHARED.exists(), reason="../shared/stac-
 
 @needs_examples
 def test_adapter_on_real_planetary_computer_landsat_item() -> None:
-    item = pystac.Item.from_file(str(SHARED / "landsat-c2-l2" / "pc-item-LC09_L2SP_084069_20250722_02_T2.json"))
+    item = pystac.Item.from_file(
+        str(SHARED / "landsat-c2-l2" / "pc-item-LC09_L2SP_084069_20250722_02_T2.json")
+    )
     scene = scene_from_item(item)
     assert scene.sensor == "landsat-oli"
     assert set(scene.bands) == {"coastal", "blue", "green", "red", "nir08", "swir16", "swir22"}

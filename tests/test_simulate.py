@@ -15,7 +15,7 @@ import rasterio
 
 from fusion import sensors as S
 from fusion.errors import ConfigError
-from fusion.simulate import SimulationConfig, SimulationResult, simulate
+from fusion.simulate import SimulationConfig, SimulationResult, read_truth, simulate
 from tests.helpers import is_valid_cog
 
 
@@ -26,9 +26,18 @@ def test_catalog_layout_mirrors_real_collections(small_sim: SimulationResult) ->
     assert summary["items"]["sentinel-2-l2a"] == 8  # every 5 days from 06-26
     by_coll = {it.collection: it for it in small_sim.items}
     assert set(by_coll["landsat-c2-l2"].assets) == {
-        "coastal", "blue", "green", "red", "nir08", "swir16", "swir22", "qa_pixel"}
+        "coastal",
+        "blue",
+        "green",
+        "red",
+        "nir08",
+        "swir16",
+        "swir22",
+        "qa_pixel",
+    }
     assert {f"sur_refl_b0{i}" for i in range(1, 8)} | {"sur_refl_state_500m", "sur_refl_day_of_year"} == set(
-        by_coll["modis-09A1-061"].assets)
+        by_coll["modis-09A1-061"].assets
+    )
     assert {"B02", "B03", "B04", "B08", "B8A", "B11", "B12", "SCL"} == set(by_coll["sentinel-2-l2a"].assets)
 
 
@@ -40,7 +49,9 @@ def test_every_raster_is_a_valid_cog(small_sim: SimulationResult) -> None:
         assert valid, (path, errors)
     # And through the command line a user would run.
     rio = Path(sys.executable).parent / "rio"
-    out = subprocess.run([str(rio), "cogeo", "validate", str(tifs[0])], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(rio), "cogeo", "validate", str(tifs[0])], capture_output=True, text=True, check=True
+    )
     assert "is a valid cloud optimized GeoTIFF" in out.stdout
 
 
@@ -48,7 +59,9 @@ def test_same_seed_gives_byte_identical_outputs(small_sim: SimulationResult, tmp
     from tests.conftest import SMALL
 
     again = simulate(SMALL, tmp_path / "again")
-    first_files = sorted(p.relative_to(small_sim.out_dir) for p in small_sim.out_dir.rglob("*") if p.is_file())
+    first_files = sorted(
+        p.relative_to(small_sim.out_dir) for p in small_sim.out_dir.rglob("*") if p.is_file()
+    )
     second_files = sorted(p.relative_to(again.out_dir) for p in again.out_dir.rglob("*") if p.is_file())
     assert first_files == second_files
     for rel in first_files:
@@ -56,8 +69,15 @@ def test_same_seed_gives_byte_identical_outputs(small_sim: SimulationResult, tmp
 
 
 def test_other_seed_differs(tmp_path: Path) -> None:
-    base = SimulationConfig(seed=1, size_m=1920.0, margin_m=480.0, start=dt.date(2023, 7, 1),
-                            end=dt.date(2023, 7, 2), sensors=("landsat",), landsat_first=dt.date(2023, 7, 1))
+    base = SimulationConfig(
+        seed=1,
+        size_m=1920.0,
+        margin_m=480.0,
+        start=dt.date(2023, 7, 1),
+        end=dt.date(2023, 7, 2),
+        sensors=("landsat",),
+        landsat_first=dt.date(2023, 7, 1),
+    )
     a = simulate(base, tmp_path / "a")
     b = simulate(SimulationConfig(**{**base.__dict__, "seed": 2}), tmp_path / "b")
     pa = next((a.out_dir / "landsat-c2-l2").rglob("*_SR_B4.TIF"))
@@ -77,7 +97,7 @@ def test_landsat_observes_the_truth_where_clear(small_sim: SimulationResult) -> 
     checked = 0
     for item in (i for i in small_sim.items if i.collection == "landsat-c2-l2"):
         day = item.properties["datetime"].date()
-        truth = _read(truth_dir / f"{day.isoformat()}.tif")
+        truth = read_truth(small_sim.out_dir, day)
         qa = _read(item.assets["qa_pixel"]["path"])[0]
         masks = S.LANDSAT_OLI.decode_qa(qa)
         red = S.LANDSAT_OLI.to_reflectance(_read(item.assets["red"]["path"])[0], S.LANDSAT_OLI.band("red"))
@@ -124,13 +144,14 @@ def test_modis_is_sinusoidal_with_state_qa(small_sim: SimulationResult) -> None:
     assert 0 <= valid_doy[0] - start.timetuple().tm_yday <= 7
 
 
-def test_flood_is_an_abrupt_change_in_the_truth(small_sim: SimulationResult, small_config: SimulationConfig) -> None:
-    truth_dir = small_sim.out_dir / "truth"
+def test_flood_is_an_abrupt_change_in_the_truth(
+    small_sim: SimulationResult, small_config: SimulationConfig
+) -> None:
     assert small_config.flood_date is not None
     before = sorted(d for d in small_sim.truth_dates if d < small_config.flood_date)[-1]
     after = sorted(d for d in small_sim.truth_dates if d >= small_config.flood_date)[0]
-    nir_before = _read(truth_dir / f"{before}.tif")[3]
-    nir_after = _read(truth_dir / f"{after}.tif")[3]
+    nir_before = read_truth(small_sim.out_dir, before)[3]
+    nir_after = read_truth(small_sim.out_dir, after)[3]
     # Flood water darkens NIR strongly over the flood plain, within days.
     assert float(np.mean((nir_before - nir_after) > 0.1)) > 0.05
 

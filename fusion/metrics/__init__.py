@@ -186,7 +186,11 @@ def _uiqi(r: F64, p: F64, v: Mask, window: int = UIQI_WINDOW) -> float:
     shift = 0.5 * (r[v].mean() + p[v].mean())
     rc, pc = np.where(v, r - shift, 0.0), np.where(v, p - shift, 0.0)
     sx, sy = _box_sum(rc, window) / n, _box_sum(pc, window) / n
-    sxx, syy, sxy = _box_sum(rc * rc, window) / n, _box_sum(pc * pc, window) / n, _box_sum(rc * pc, window) / n
+    sxx, syy, sxy = (
+        _box_sum(rc * rc, window) / n,
+        _box_sum(pc * pc, window) / n,
+        _box_sum(rc * pc, window) / n,
+    )
     vx, vy, cxy = sxx - sx * sx, syy - sy * sy, sxy - sx * sy
     mx, my = sx + shift, sy + shift
     num = 4.0 * cxy * mx * my
@@ -323,7 +327,7 @@ def psnr(
 def sam(reference: Array, predicted: Array, mask: Array | None = None, nodata: float | None = None) -> float:
     """Mean spectral angle in degrees over pixels valid in every band."""
     r, p, v = prepare(reference, predicted, mask, nodata)
-    pix = v.all(axis=0)
+    pix: Mask = np.asarray(v.all(axis=0))
     nr, np_ = np.linalg.norm(r, axis=0), np.linalg.norm(p, axis=0)
     pix &= (nr > 0) & (np_ > 0)
     _require(pix, "SAM")
@@ -343,7 +347,7 @@ def ergas(
 ) -> float:
     """ERGAS = 100 * ratio * sqrt(mean over bands of MSE_b / mean_ref_b²)."""
     r, p, v = prepare(reference, predicted, mask, nodata)
-    pix = v.all(axis=0)
+    pix: Mask = np.asarray(v.all(axis=0))
     _require(pix, "ERGAS")
     terms = []
     for b in range(r.shape[0]):
@@ -401,7 +405,14 @@ def evaluate(
     overall: dict[str, float] = {}
     per_band: dict[str, list[float]] = {}
     single = {
-        "rmse": rmse, "mae": mae, "r2": r2, "cc": cc, "kge": kge, "psnr": psnr, "ssim": ssim, "uiqi": uiqi,
+        "rmse": rmse,
+        "mae": mae,
+        "r2": r2,
+        "cc": cc,
+        "kge": kge,
+        "psnr": psnr,
+        "ssim": ssim,
+        "uiqi": uiqi,
     }
     for name in names:
         if name == "sam":
@@ -416,5 +427,9 @@ def evaluate(
             if name == "uiqi":
                 kwargs["window"] = uiqi_window
             per_band[name] = [float(fn(r[b], p[b], v[b], **kwargs)) for b in range(n)]
-            overall[name] = float(fn(r, p, v, **kwargs)) if name in ("rmse", "mae", "psnr") else float(np.mean(per_band[name]))
+            overall[name] = (
+                float(fn(r, p, v, **kwargs))
+                if name in ("rmse", "mae", "psnr")
+                else float(np.mean(per_band[name]))
+            )
     return Scores(band_names, overall, per_band)
