@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.errors import NotGeoreferencedWarning
 
 from fusion.catalog import Scene
 from fusion.errors import CatalogError
@@ -32,8 +34,11 @@ def write_quicklook(scene: Scene, path: str | Path, max_reflectance: float = 0.5
     byte = np.nan_to_num(np.clip(rgb / max_reflectance, 0.0, 1.0) * 255.0).astype(np.uint8)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(
-        out, "w", driver="PNG", width=byte.shape[2], height=byte.shape[1], count=3, dtype="uint8"
-    ) as dst:
-        dst.write(byte)
+    with warnings.catch_warnings():
+        # A quicklook is a picture, deliberately without georeferencing.
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(
+            out, "w", driver="PNG", width=byte.shape[2], height=byte.shape[1], count=3, dtype="uint8"
+        ) as dst:
+            dst.write(byte)
     return out

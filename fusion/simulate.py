@@ -697,7 +697,9 @@ class Simulator:
         from fusion.catalog import write_simulated_catalog
 
         t0 = time.perf_counter()
-        out = Path(out_dir)
+        # Absolute, so that asset hrefs are made relative to the right place however the
+        # caller spelled the folder.
+        out = Path(out_dir).resolve()
         out.mkdir(parents=True, exist_ok=True)
         result = SimulationResult(out, out / "catalog.json")
         truth_days: set[dt.date] = set()

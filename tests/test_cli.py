@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from fusion.cli import main
+from tests.helpers import broken_links_and_assets
 
 
 def test_help_lists_the_commands() -> None:
@@ -55,6 +57,27 @@ def test_simulate_and_search(tmp_path: Path) -> None:
         ],
     )
     assert table.exit_code == 0 and "scene(s)" in table.output
+
+
+def test_simulate_into_a_relative_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "--out",
+            "rel/s",
+            "--size-km",
+            "0.96",
+            "--start",
+            "2023-07-01",
+            "--end",
+            "2023-07-09",
+            "-q",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert broken_links_and_assets(tmp_path / "rel" / "s" / "catalog.json") == []
 
 
 def test_errors_are_one_clear_line(tmp_path: Path) -> None:
