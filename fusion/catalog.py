@@ -346,8 +346,8 @@ def _asset(
         extra["proj:transform"] = list(info["transform"])[:6]
     if band is not None:
         scale, offset = sensor.scale_offset(band, props)
-        extra["gsd"] = band.resolution if per_asset_proj else None
-        extra = {k: v for k, v in extra.items() if v is not None}
+        if per_asset_proj:
+            extra["gsd"] = band.resolution
         eo_band: dict[str, Any] = {"name": band.name}
         if band.common_name:
             eo_band["common_name"] = band.common_name

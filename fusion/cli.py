@@ -240,8 +240,9 @@ def demo(out_dir: Path, quiet: bool) -> None:
     """Run the embedded default: simulate the demo area and search its catalog.
 
     Simulates the default 30.72 km area (Landsat + MODIS, April-September 2023) into
-    OUT/scenes, lists the clear scenes found by searching the catalog, and writes a
-    quicklook PNG of the clearest Landsat scene to OUT/quicklook.png.
+    OUT/scenes, searches the catalog and prints how many scenes (and how many with at most
+    10 % cloud) each collection has, and writes a quicklook PNG (SWIR16/NIR/red) of the
+    clearest Landsat scene to OUT/quicklook.png.
     """
     from fusion.catalog import SearchRequest, search_static_catalog
     from fusion.quicklook import write_quicklook

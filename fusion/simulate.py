@@ -193,7 +193,6 @@ class SimulationConfig:
             )
         if not 0.0 <= self.mean_cloudiness <= 1.0:
             raise ConfigError(f"mean_cloudiness must be within 0..1, got {self.mean_cloudiness}")
-        S.get_sensor("landsat-oli")  # tables present
         CRS.from_epsg(self.epsg)
 
     @property
