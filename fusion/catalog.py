@@ -32,7 +32,7 @@ from fusion import sensors as S
 from fusion.errors import CatalogError, ConfigError, SceneNotFound
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fusion.simulate import SimulatedItem, SimulationConfig, SimulationResult
+    from fusion.simulate import AssetFile, SimulatedItem, SimulationConfig, SimulationResult
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 STAC_EXTENSIONS = {
@@ -336,14 +336,12 @@ def _round_geometry(geom: BaseGeometry) -> dict[str, Any]:
     return dict(mapping(set_precision(geom, 1e-7)))
 
 
-def _asset(
-    info: dict[str, Any], sensor: S.Sensor, props: dict[str, Any], per_asset_proj: bool
-) -> pystac.Asset:
-    band: S.Band | None = info["band"]
+def _asset(asset: AssetFile, sensor: S.Sensor, props: dict[str, Any], per_asset_proj: bool) -> pystac.Asset:
+    band = asset.band
     extra: dict[str, Any] = {}
     if per_asset_proj:
-        extra["proj:shape"] = list(info["shape"])
-        extra["proj:transform"] = list(info["transform"])[:6]
+        extra["proj:shape"] = list(asset.shape)
+        extra["proj:transform"] = list(asset.transform)[:6]
     if band is not None:
         scale, offset = sensor.scale_offset(band, props)
         if per_asset_proj:
@@ -366,9 +364,8 @@ def _asset(
         title = f"{band.name} ({common}, {band.min_wavelength}-{band.max_wavelength} µm)"
     else:
         qa = sensor.qa
-        dtype = info.get("data_type", qa.data_type)
-        raster = {"data_type": dtype, "spatial_resolution": qa.resolution}
-        if info["path"].name.endswith(("day_of_year.tif",)):
+        raster = {"data_type": asset.data_type or qa.data_type, "spatial_resolution": qa.resolution}
+        if asset.kind == "day_of_year":
             raster.update(unit="Julian Day", nodata=65535)
             roles, title = ["data"], "Day of the year of the composited observation"
         else:
@@ -379,7 +376,7 @@ def _asset(
             title = f"Quality assessment ({qa.decoder})"
         extra["raster:bands"] = [raster]
     return pystac.Asset(
-        href=str(info["path"]), media_type=COG_MEDIA_TYPE, title=title, roles=roles, extra_fields=extra
+        href=str(asset.path), media_type=COG_MEDIA_TYPE, title=title, roles=roles, extra_fields=extra
     )
 
 
@@ -389,11 +386,13 @@ def _item(sim: SimulatedItem) -> pystac.Item:
     geom = _wgs84_polygon(sim.geometry_bounds, crs)
     props = dict(sim.properties)
     when = props.pop("datetime")
-    per_asset_proj = sim.collection == "sentinel-2-l2a"
+    # One grid for all assets goes on the item; assets on several grids (Sentinel-2's 10 and
+    # 20 m bands) each carry their own, as in the real collections.
+    per_asset_proj = len({(a.shape, a.transform) for a in sim.assets.values()}) > 1
     if not per_asset_proj:
         first = next(iter(sim.assets.values()))
-        props["proj:shape"] = list(first["shape"])
-        props["proj:transform"] = list(first["transform"])[:6]
+        props["proj:shape"] = list(first.shape)
+        props["proj:transform"] = list(first.transform)[:6]
     props["proj:epsg"] = sim.epsg
     if sim.crs_wkt2:
         props["proj:wkt2"] = sim.crs_wkt2
@@ -412,8 +411,8 @@ def _item(sim: SimulatedItem) -> pystac.Item:
         stac_extensions=exts,
         collection=sim.collection,
     )
-    for key, info in sim.assets.items():
-        item.add_asset(key, _asset(info, sim.sensor, props, per_asset_proj))
+    for key, asset in sim.assets.items():
+        item.add_asset(key, _asset(asset, sim.sensor, props, per_asset_proj))
     return item
 
 

@@ -471,10 +471,9 @@ class Landscape:
 
     def reflectance(self, layers: StaticLayers, day: dt.date, matrix: F32) -> F32:
         """(bands, H, W) noise-free surface reflectance on ``day`` for a band matrix."""
-        f = self.fractions(layers, day)
-        refl = np.tensordot(matrix.T, f, axes=1) * layers.texture[None]
+        mixed = np.tensordot(matrix.T, self.fractions(layers, day), axes=1)
         # Texture must not brighten water.
-        refl = np.where(layers.landcover[None] == WATER, np.tensordot(matrix.T, f, axes=1), refl)
+        refl = np.where(layers.landcover[None] == WATER, mixed, mixed * layers.texture[None])
         return refl.astype(np.float32)
 
 
@@ -581,6 +580,20 @@ def atmosphere_on(weather: Weather, day: dt.date, grid: RegularGrid) -> Atmosphe
 # Outputs
 
 
+@dataclass(frozen=True)
+class AssetFile:
+    """One written raster of a simulated item, as the catalog writer describes it."""
+
+    path: Path
+    shape: tuple[int, int]
+    transform: Affine
+    #: The spectral band stored, or None for the QA / auxiliary assets.
+    band: S.Band | None = None
+    #: For assets without a band: "qa" (the sensor's QA asset) or "day_of_year".
+    kind: str = "band"
+    data_type: str | None = None
+
+
 @dataclass
 class SimulatedItem:
     """What the catalog writer needs to know of one simulated scene."""
@@ -592,7 +605,7 @@ class SimulatedItem:
     geometry_bounds: tuple[float, float, float, float]  #: in the item's CRS
     crs_wkt2: str | None
     epsg: int | None
-    assets: dict[str, dict[str, Any]]  #: key -> {path, band|None, shape, transform, raster}
+    assets: dict[str, AssetFile]
 
 
 @dataclass
@@ -613,6 +626,15 @@ class SimulationResult:
             "truth_dates": len(self.truth_dates),
             "seconds": round(self.seconds, 1),
         }
+
+
+def _cloud_percent(masks: S.QaMasks, *, also_cirrus: bool, digits: int = 2) -> float:
+    """``eo:cloud_cover``: percent of non-fill pixels flagged cloud (and cirrus if asked)."""
+    valid = ~masks.fill
+    if not valid.any():
+        return 100.0
+    cloudy = masks.cloud | masks.cirrus if also_cirrus else masks.cloud
+    return round(100.0 * float(cloudy[valid].mean()), digits)
 
 
 def _dn(refl: F32, band: S.Band, offset: float) -> npt.NDArray[Any]:
@@ -650,21 +672,20 @@ class Simulator:
 
     # -- schedules ----------------------------------------------------------------------------
 
-    def landsat_dates(self) -> list[dt.date]:
-        d, out = self.cfg.landsat_first, []
+    def _schedule(self, first: dt.date, every_days: int) -> list[dt.date]:
+        """Acquisition days ``first + k * every_days`` within the simulated period."""
+        d, out = first, []
         while d <= self.cfg.end:
             if d >= self.cfg.start:
                 out.append(d)
-            d += dt.timedelta(16)
+            d += dt.timedelta(every_days)
         return out
 
+    def landsat_dates(self) -> list[dt.date]:
+        return self._schedule(self.cfg.landsat_first, 16)
+
     def sentinel2_dates(self) -> list[dt.date]:
-        d, out = self.cfg.sentinel2_first, []
-        while d <= self.cfg.end:
-            if d >= self.cfg.start:
-                out.append(d)
-            d += dt.timedelta(5)
-        return out
+        return self._schedule(self.cfg.sentinel2_first, 5)
 
     def modis_periods(self) -> list[tuple[dt.date, dt.date, dt.date]]:
         """MOD09A1 8-day periods (start, end, chosen day) overlapping the simulated days.
@@ -763,11 +784,10 @@ class Simulator:
         dx, dy = rng.uniform(-max_px, max_px, size=2) * res
         return float(dx), float(dy)
 
-    def _noise(self, sensor: str, day: dt.date, shape: tuple[int, ...], sigma: F32) -> F32:
+    def _noise(self, sensor: str, day: dt.date, shape: tuple[int, ...], sigma: float) -> F32:
+        """Gaussian sensor noise (reflectance units), one stream per sensor and day."""
         rng = _rng(self.cfg.seed, "noise", sensor, day.isoformat())
-        return (
-            rng.standard_normal(shape, dtype=np.float32) * sigma.reshape(-1, *([1] * (len(shape) - 1)))
-        ).astype(np.float32)
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma)
 
     def _landsat(self, out: Path) -> Iterator[SimulatedItem]:
         sensor = self.landsat
@@ -782,26 +802,19 @@ class Simulator:
             surface = self.landscape.reflectance(layers, day, matrix)
             surface = np.stack([ndimage.gaussian_filter(b, 0.45, mode="nearest") for b in surface])
             atm = atmosphere_on(self.weather, day, grid)
-            obs = atm.apply(surface, bands) + self._noise(
-                "landsat", day, surface.shape, np.full(len(bands), 0.004, np.float32)
-            )
+            obs = atm.apply(surface, bands) + self._noise("landsat", day, surface.shape, 0.004)
             fill = self._swath_fill(day, grid)
             qa = self._landsat_qa(atm, layers, fill)
             item_id = f"LC08_L2SP_028034_{day:%Y%m%d}_02_T1"
             folder = out / sensor.collection / item_id
-            assets: dict[str, dict[str, Any]] = {}
+            assets: dict[str, AssetFile] = {}
             # Stored on the unshifted grid: misregistration is in the pixels, not the header.
             for band, arr in zip(bands, obs, strict=True):
                 dn = _dn(arr, band, band.offset)
                 dn[fill] = band.nodata
                 path = folder / f"{item_id}_SR_B{band.name.split('_B')[1]}.TIF"
                 write_cog(path, dn, transform=self.grid30.transform, crs=self.crs, nodata=band.nodata)
-                assets[band.asset_key] = {
-                    "path": path,
-                    "band": band,
-                    "shape": dn.shape,
-                    "transform": self.grid30.transform,
-                }
+                assets[band.asset_key] = AssetFile(path, dn.shape, self.grid30.transform, band)
             path = folder / f"{item_id}_QA_PIXEL.TIF"
             write_cog(
                 path,
@@ -811,20 +824,14 @@ class Simulator:
                 nodata=1,
                 overview_resampling="nearest",
             )
-            assets["qa_pixel"] = {
-                "path": path,
-                "band": None,
-                "shape": qa.shape,
-                "transform": self.grid30.transform,
-            }
-            valid = qa != 1
-            cloud = ((qa >> 3) & 1).astype(bool) | ((qa >> 1) & 1).astype(bool)
+            assets["qa_pixel"] = AssetFile(path, qa.shape, self.grid30.transform, kind="qa")
+            cloud_cover = _cloud_percent(sensor.decode_qa(qa), also_cirrus=False)
             props = {
                 "datetime": dt.datetime.combine(day, dt.time(17, 2, 11), dt.UTC),
                 "platform": "landsat-8",
                 "instruments": ["oli", "tirs"],
                 "gsd": 30,
-                "eo:cloud_cover": round(100.0 * float(cloud[valid].mean()) if valid.any() else 100.0, 2),
+                "eo:cloud_cover": cloud_cover,
                 "view:off_nadir": 0,
                 "view:sun_elevation": round(
                     45.0 + 20.0 * math.sin(math.pi * (day.timetuple().tm_yday - 80) / 365.0), 4
@@ -836,9 +843,7 @@ class Simulator:
                 "landsat:correction": "L2SP",
                 "landsat:collection_number": "02",
                 "landsat:collection_category": "T1",
-                "landsat:cloud_cover_land": round(
-                    100.0 * float(cloud[valid].mean()) if valid.any() else 100.0, 2
-                ),
+                "landsat:cloud_cover_land": cloud_cover,
             }
             yield SimulatedItem(
                 sensor.collection, item_id, sensor, props, self.cfg.scene_bounds, None, self.cfg.epsg, assets
@@ -945,59 +950,42 @@ class Simulator:
             )
             dx, dy = self._misregistration("modis", day, MODIS_PIXEL, 0.15)
             sampled, inside = self._sample_modis(layers_stack, dx, dy)
-            refl = sampled[: len(bands)] + self._noise(
-                "modis", day, sampled[: len(bands)].shape, np.full(len(bands), 0.006, np.float32)
-            )
+            refl = sampled[: len(bands)] + self._noise("modis", day, sampled[: len(bands)].shape, 0.006)
             cloud, shadow, cirrus, water = sampled[len(bands) :]
             state = self._modis_state(cloud, shadow, cirrus, water)
             state[~inside] = S.MODIS_STATE_FILL
             doy = start.timetuple().tm_yday
             item_id = f"MOD09A1.A{start.year}{doy:03d}.h{h:02d}v{v:02d}.061"
             folder = out / sensor.collection / item_id
-            assets: dict[str, dict[str, Any]] = {}
+            assets: dict[str, AssetFile] = {}
             transform = grid.transform
             for band, arr in zip(bands, refl, strict=True):
                 dn = _dn(arr, band, 0.0)
                 dn[~inside] = band.nodata
                 path = folder / f"{item_id}_{band.name}.tif"
                 write_cog(path, dn, transform=transform, crs=wkt2, nodata=band.nodata)
-                assets[band.asset_key] = {
-                    "path": path,
-                    "band": band,
-                    "shape": dn.shape,
-                    "transform": transform,
-                }
+                assets[band.asset_key] = AssetFile(path, dn.shape, transform, band)
             path = folder / f"{item_id}_sur_refl_state_500m.tif"
             write_cog(path, state, transform=transform, crs=wkt2, nodata=None, overview_resampling="nearest")
-            assets["sur_refl_state_500m"] = {
-                "path": path,
-                "band": None,
-                "shape": state.shape,
-                "transform": transform,
-                "data_type": "uint16",
-            }
+            assets["sur_refl_state_500m"] = AssetFile(
+                path, state.shape, transform, kind="qa", data_type="uint16"
+            )
             doy_arr = np.full(state.shape, day.timetuple().tm_yday, np.uint16)
             doy_arr[~inside] = 65535
             path = folder / f"{item_id}_sur_refl_day_of_year.tif"
             write_cog(
                 path, doy_arr, transform=transform, crs=wkt2, nodata=65535, overview_resampling="nearest"
             )
-            assets["sur_refl_day_of_year"] = {
-                "path": path,
-                "band": None,
-                "shape": state.shape,
-                "transform": transform,
-                "data_type": "uint16",
-            }
-            cloudy = ((state & 3) == 1) | ((state & 3) == 2)
-            valid = state != S.MODIS_STATE_FILL
+            assets["sur_refl_day_of_year"] = AssetFile(
+                path, state.shape, transform, kind="day_of_year", data_type="uint16"
+            )
             props = {
                 "datetime": None,
                 "start_datetime": dt.datetime.combine(start, dt.time(0, 0), dt.UTC),
                 "end_datetime": dt.datetime.combine(end, dt.time(23, 59, 59), dt.UTC),
                 "platform": "terra",
                 "instruments": ["modis"],
-                "eo:cloud_cover": round(100.0 * float(cloudy[valid].mean()), 2) if valid.any() else 100.0,
+                "eo:cloud_cover": _cloud_percent(sensor.decode_qa(state), also_cirrus=False),
                 "modis:horizontal-tile": h,
                 "modis:vertical-tile": v,
                 "modis:tile-id": f"51{h:03d}{v:03d}",
@@ -1052,12 +1040,8 @@ class Simulator:
             atm20 = Atmosphere(
                 *(block_mean(a, 2).astype(np.float32) for a in (atm10.cloud, atm10.shadow, atm10.cirrus))
             )
-            o10 = atm10.apply(s10, bands10) + self._noise(
-                "s2-10", day, s10.shape, np.full(len(bands10), 0.005, np.float32)
-            )
-            o20 = atm20.apply(s20, bands20) + self._noise(
-                "s2-20", day, s20.shape, np.full(len(bands20), 0.005, np.float32)
-            )
+            o10 = atm10.apply(s10, bands10) + self._noise("s2-10", day, s10.shape, 0.005)
+            o20 = atm20.apply(s20, bands20) + self._noise("s2-20", day, s20.shape, 0.005)
             water20 = block_mean((layers10.landcover == WATER).astype(np.float32), 2) > 0.5
             green20 = block_mean(self.landscape.fractions(layers10, day)[0], 2)
             scl = self._scl(atm20, water20, green20)
@@ -1066,36 +1050,24 @@ class Simulator:
             stamp = f"{day:%Y%m%d}T171901"
             item_id = f"S2{platform[-1].upper()}_MSIL2A_{stamp}_R069_T{tile}_{day:%Y%m%d}T230000"
             folder = out / sensor.collection / item_id
-            assets: dict[str, dict[str, Any]] = {}
+            assets: dict[str, AssetFile] = {}
             for bands_, arrs, grid in ((bands10, o10, grid10), (bands20, o20, grid20)):
                 for band, arr in zip(bands_, arrs, strict=True):
                     dn = _dn(arr, band, offset)
                     path = folder / f"T{tile}_{stamp}_{band.name}_{int(band.resolution)}m.tif"
                     write_cog(path, dn, transform=grid.transform, crs=self.crs, nodata=band.nodata)
-                    assets[band.asset_key] = {
-                        "path": path,
-                        "band": band,
-                        "shape": dn.shape,
-                        "transform": grid.transform,
-                    }
+                    assets[band.asset_key] = AssetFile(path, dn.shape, grid.transform, band)
             path = folder / f"T{tile}_{stamp}_SCL_20m.tif"
             write_cog(
                 path, scl, transform=grid20.transform, crs=self.crs, nodata=0, overview_resampling="nearest"
             )
-            assets["SCL"] = {
-                "path": path,
-                "band": None,
-                "shape": scl.shape,
-                "transform": grid20.transform,
-                "data_type": "uint8",
-            }
-            cloudy = np.isin(scl, (8, 9, 10))
+            assets["SCL"] = AssetFile(path, scl.shape, grid20.transform, kind="qa", data_type="uint8")
             props = {
                 "datetime": dt.datetime.combine(day, dt.time(17, 19, 1), dt.UTC),
                 "platform": platform,
                 "constellation": "sentinel-2",
                 "instruments": ["msi"],
-                "eo:cloud_cover": round(100.0 * float(cloudy.mean()), 4),
+                "eo:cloud_cover": _cloud_percent(sensor.decode_qa(scl), also_cirrus=True, digits=4),
                 "s2:mgrs_tile": tile,
                 "s2:processing_baseline": "05.10",
                 "s2:product_type": "S2MSI2A",

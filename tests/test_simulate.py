@@ -98,9 +98,9 @@ def test_landsat_observes_the_truth_where_clear(small_sim: SimulationResult) -> 
     for item in (i for i in small_sim.items if i.collection == "landsat-c2-l2"):
         day = item.properties["datetime"].date()
         truth = read_truth(small_sim.out_dir, day)
-        qa = _read(item.assets["qa_pixel"]["path"])[0]
+        qa = _read(item.assets["qa_pixel"].path)[0]
         masks = S.LANDSAT_OLI.decode_qa(qa)
-        red = S.LANDSAT_OLI.to_reflectance(_read(item.assets["red"]["path"])[0], S.LANDSAT_OLI.band("red"))
+        red = S.LANDSAT_OLI.to_reflectance(_read(item.assets["red"].path)[0], S.LANDSAT_OLI.band("red"))
         clear = masks.clear & np.isfinite(red)
         if clear.mean() > 0.2:
             diff = red[clear] - truth[2][clear]
@@ -117,9 +117,9 @@ def test_landsat_observes_the_truth_where_clear(small_sim: SimulationResult) -> 
 def test_sentinel2_differs_spectrally_from_landsat(small_sim: SimulationResult) -> None:
     """Sentinel-2's broad B08 and Landsat's narrow nir08 see the same surface differently."""
     s2 = next(i for i in small_sim.items if i.collection == "sentinel-2-l2a")
-    b08 = _read(s2.assets["B08"]["path"])[0].astype(np.float64) * 1e-4 - 0.1
-    b8a = _read(s2.assets["B8A"]["path"])[0].astype(np.float64) * 1e-4 - 0.1
-    scl = _read(s2.assets["SCL"]["path"])[0]
+    b08 = _read(s2.assets["B08"].path)[0].astype(np.float64) * 1e-4 - 0.1
+    b8a = _read(s2.assets["B8A"].path)[0].astype(np.float64) * 1e-4 - 0.1
+    scl = _read(s2.assets["SCL"].path)[0]
     clear20 = S.SENTINEL2_L2A.decode_qa(scl).clear
     b08_20 = b08.reshape(b08.shape[0] // 2, 2, b08.shape[1] // 2, 2).mean(axis=(1, 3))
     ok = clear20 & (b8a > 0.05)
@@ -130,14 +130,14 @@ def test_sentinel2_differs_spectrally_from_landsat(small_sim: SimulationResult) 
 
 def test_modis_is_sinusoidal_with_state_qa(small_sim: SimulationResult) -> None:
     item = next(i for i in small_sim.items if i.collection == "modis-09A1-061")
-    with rasterio.open(item.assets["sur_refl_b01"]["path"]) as src:
+    with rasterio.open(item.assets["sur_refl_b01"].path) as src:
         assert "Sinusoidal" in src.crs.to_wkt() or "sinu" in src.crs.to_proj4()
         assert src.res[0] == pytest.approx(463.3127165, rel=1e-6)
         assert src.nodata == -28672
-    state = _read(item.assets["sur_refl_state_500m"]["path"])[0]
+    state = _read(item.assets["sur_refl_state_500m"].path)[0]
     masks = S.MODIS_MOD09A1.decode_qa(state)
     assert masks.fill.any() and (~masks.fill).any()
-    doy = _read(item.assets["sur_refl_day_of_year"]["path"])[0]
+    doy = _read(item.assets["sur_refl_day_of_year"].path)[0]
     valid_doy = np.unique(doy[doy != 65535])
     start = item.properties["start_datetime"].date()
     assert len(valid_doy) == 1
