@@ -40,6 +40,8 @@ STAC_EXTENSIONS = {
     "proj": "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
     "raster": "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
     "view": "https://stac-extensions.github.io/view/v1.0.0/schema.json",
+    "processing": "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
+    "file": "https://stac-extensions.github.io/file/v2.1.0/schema.json",
 }
 
 
@@ -323,14 +325,14 @@ def search_static_catalog(catalog: str | os.PathLike[str], req: SearchRequest) -
 # Writing the simulated catalog
 
 
-def _wgs84_polygon(bounds: tuple[float, float, float, float], crs: str) -> BaseGeometry:
+def wgs84_polygon(bounds: tuple[float, float, float, float], crs: str) -> BaseGeometry:
     to_wgs = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     poly = box(*bounds).segmentize(max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 8)
     out = shapely.transform(poly, lambda xy: np.column_stack(to_wgs.transform(xy[:, 0], xy[:, 1])))
     return out.simplify(0)
 
 
-def _round_geometry(geom: BaseGeometry) -> dict[str, Any]:
+def round_geometry(geom: BaseGeometry) -> dict[str, Any]:
     from shapely import set_precision
 
     return dict(mapping(set_precision(geom, 1e-7)))
@@ -383,7 +385,7 @@ def _asset(asset: AssetFile, sensor: S.Sensor, props: dict[str, Any], per_asset_
 def _item(sim: SimulatedItem) -> pystac.Item:
     crs = f"EPSG:{sim.epsg}" if sim.epsg is not None else sim.crs_wkt2
     assert crs is not None  # noqa: S101 - built by the simulator, never user input
-    geom = _wgs84_polygon(sim.geometry_bounds, crs)
+    geom = wgs84_polygon(sim.geometry_bounds, crs)
     props = dict(sim.properties)
     when = props.pop("datetime")
     # One grid for all assets goes on the item; assets on several grids (Sentinel-2's 10 and
@@ -404,7 +406,7 @@ def _item(sim: SimulatedItem) -> pystac.Item:
         exts.append(STAC_EXTENSIONS["view"])
     item = pystac.Item(
         id=sim.item_id,
-        geometry=_round_geometry(geom),
+        geometry=round_geometry(geom),
         bbox=[round(v, 7) for v in geom.bounds],
         datetime=when,
         properties=props,

@@ -226,6 +226,29 @@ def sensors() -> None:
         click.echo(f"{s.name:<15} {s.collection:<15} QA {s.qa.asset_key} ({s.qa.decoder})\n    {bands}")
 
 
+def _setup_logging(quiet: bool) -> None:
+    import logging
+
+    logger = logging.getLogger("eo-fusion")
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.propagate = False  # Beam configures the root logger; do not print twice
+    # Beam's own INFO chatter (runner choice, type-hint notes) hides our progress lines.
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+
+
+#: The demo's simulated area: tile 14N-0040-0376 of the 30 m / 512 px UTM grid (15.36 km,
+#: central Kansas), June to mid-August 2023 - across the simulated flood of 2023-07-12.
+DEMO_TILE = "14N-0040-0376"
+DEMO_SIZE_M = 15_360.0
+DEMO_START = dt.date(2023, 6, 1)
+DEMO_END = dt.date(2023, 8, 15)
+DEMO_MODELS = ("starfm", "naive")
+
+
 @main.command()
 @click.option(
     "--out",
@@ -237,31 +260,166 @@ def sensors() -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def demo(out_dir: Path, quiet: bool) -> None:
-    """Run the embedded default: simulate the demo area and search its catalog.
+    """Run the embedded default end to end and score it against the simulated truth.
 
-    Simulates the default 30.72 km area (Landsat + MODIS, April-September 2023) into
-    OUT/scenes, searches the catalog and prints how many scenes (and how many with at most
-    10 % cloud) each collection has, and writes a quicklook PNG (SWIR16/NIR/red) of the
-    clearest Landsat scene to OUT/quicklook.png.
+    1. Simulates Landsat + MODIS over a 15.36 km area (grid tile 14N-0040-0376, June to
+       mid-August 2023, with a flood on 2023-07-12) into OUT/scenes, a static STAC catalog
+       (reused when it already holds this simulation).
+    2. Runs the fusion pipeline on the DirectRunner with the STARFM and the naive model
+       packages: every MODIS 8-day composite without its own clear Landsat image becomes a
+       fused 30 m product in OUT/products (COG + STAC Item, one catalog).
+    3. Prints RMSE and SSIM of every product against the simulated truth of the day the
+       composite observed, the mean per model, and writes them to OUT/scores.md.
+
+    Run reports (dead letters, summaries) go to OUT/reports/MODEL.
     """
-    from fusion.catalog import SearchRequest, search_static_catalog
-    from fusion.quicklook import write_quicklook
+    from fusion.catalog import write_simulated_catalog
+    from fusion.evaluate import mean_by_model, score_output, score_table
+    from fusion.request import FusionRequest
     from fusion.simulate import SimulationConfig
     from fusion.simulate import simulate as run_simulation
+    from pipelines.run import run_fusion
 
     def go() -> None:
-        result = run_simulation(SimulationConfig(), out_dir / "scenes", progress=_stderr_progress(quiet))
-        scenes = search_static_catalog(result.catalog_path, SearchRequest(max_cloud_cover=100.0))
-        click.echo(f"simulated {len(scenes)} scenes in {result.seconds:.1f} s -> {result.catalog_path}")
-        for coll in sorted({s.collection for s in scenes}):
-            these = [s for s in scenes if s.collection == coll]
-            clear = [s for s in these if (s.cloud_cover or 0) <= 10]
-            click.echo(f"  {coll:<16} {len(these):>3} scenes, {len(clear):>3} with <= 10 % cloud")
-        landsat = [s for s in scenes if s.collection == "landsat-c2-l2"]
-        if landsat:
-            best = min(landsat, key=lambda s: (s.cloud_cover or 0, s.datetime))
-            png = write_quicklook(best, out_dir / "quicklook.png")
-            click.echo(f"quicklook of {best.id} ({best.cloud_cover} % cloud): {png}")
+        _setup_logging(quiet)
+        progress = _stderr_progress(quiet)
+        out = out_dir.resolve()
+        cfg = SimulationConfig(size_m=DEMO_SIZE_M, start=DEMO_START, end=DEMO_END)
+        catalog = out / "scenes" / "catalog.json"
+        if catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json():
+            progress(f"reusing the simulated catalog {catalog}")
+        else:
+            result = run_simulation(cfg, out / "scenes", progress=progress)
+            write_simulated_catalog(cfg, result)
+            progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
+        for model in DEMO_MODELS:
+            request = FusionRequest(
+                catalog=str(out / "scenes"),
+                output=str(out / "products"),
+                start=DEMO_START,
+                end=DEMO_END,
+                model=model,
+                tile_size=512,
+                block_size=256,
+                tiles=(DEMO_TILE,),
+            )
+            progress(f"fusing with {model} ...")
+            summary = run_fusion(request, out / "reports" / model)
+            click.echo(f"{model}: {summary.text()}")
+        scores = score_output(out / "products", out / "scenes")
+        table = score_table(scores)
+        means = mean_by_model(scores)
+        (out / "scores.md").write_text(table + "\n")
+        (out / "scores.json").write_text(json.dumps(means, indent=2) + "\n")
+        click.echo("\nScores against the simulated truth (reflectance; SSIM with data range 1):\n")
+        click.echo(table)
+        if "starfm" in means and "naive" in means:
+            better = means["starfm"]["rmse"] < means["naive"]["rmse"]
+            click.echo(
+                f"\nSTARFM mean RMSE {means['starfm']['rmse']:.4f} vs naive {means['naive']['rmse']:.4f}: "
+                + ("STARFM is better." if better else "STARFM is NOT better.")
+            )
+        click.echo(f"products: {out / 'products' / 'catalog.json'}")
+
+    _run(go)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option(
+    "--request",
+    "request_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML or JSON request file; flags below override its fields.",
+)
+@click.option("--catalog", help="Static STAC catalog (folder or catalog.json).")
+@click.option("--output", help="Output folder (a static STAC catalog of products).")
+@click.option("--start", type=DATE, help="First target date (inclusive).")
+@click.option("--end", type=DATE, help="Last target date (inclusive).")
+@click.option("--aoi", help="Area: 'minx,miny,maxx,maxy' in degrees or a GeoJSON file.")
+@click.option("--tiles", type=_CsvType(), help="Grid tile ids to produce, e.g. 14N-0020-0188.")
+@click.option("--model", help="Built-in model name (`fusion models`) or a model package folder. [starfm]")
+@click.option("--fine-collection", help="Fine collection id. [landsat-c2-l2]")
+@click.option("--coarse-collection", help="Coarse collection id. [modis-09A1-061]")
+@click.option("--epsg", type=int, help="Output UTM EPSG code. [the fine scenes' CRS]")
+@click.option("--tile-size", type=click.IntRange(16), help="Grid tile size in pixels. [1024]")
+@click.option("--block-size", type=click.IntRange(16), help="Block size in pixels. [512]")
+@click.option(
+    "--max-gap-days", type=click.IntRange(1), help="Maximum days between target and reference. [64]"
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the run report goes (dead letters, products, summary). [fusion-reports/<time>]",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+@click.pass_context
+def run(
+    ctx: click.Context, /, request_file: Path | None, report_dir: Path | None, quiet: bool, **fields: Any
+) -> None:
+    """Run the fusion pipeline for one request.
+
+    Arguments after the options (e.g. --runner DirectRunner --direct_num_workers 2) go to
+    Apache Beam unchanged. Prints the run summary; products already present are skipped.
+    """
+    from fusion.pairing import PairingConfig
+    from fusion.request import FusionRequest
+    from pipelines.run import run_fusion
+
+    def go() -> None:
+        _setup_logging(quiet)
+        data: dict[str, Any] = {}
+        base = None
+        if request_file is not None:
+            base = request_file.parent.resolve()
+            loaded = FusionRequest.from_file(request_file)
+            data = loaded.to_json()
+        gap = fields.pop("max_gap_days")
+        for key, value in fields.items():
+            if value is not None:
+                data[key] = value
+        if gap is not None:
+            data["pairing"] = {**(data.get("pairing") or {}), "max_gap_days": gap}
+        if isinstance(data.get("pairing"), PairingConfig):
+            data["pairing"] = data["pairing"].__dict__
+        request = FusionRequest.from_mapping(data, base=None if base is None else Path.cwd())
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        report = report_dir or Path("fusion-reports") / stamp
+        summary = run_fusion(request, report, list(ctx.args))
+        click.echo(summary.text())
+        click.echo(f"report: {report}")
+
+    _run(go)
+
+
+@main.command()
+def models() -> None:
+    """List the built-in model packages."""
+    from fusion.models import get_metadata, list_models
+
+    def go() -> None:
+        for name in list_models():
+            meta = get_metadata(name)
+            click.echo(f"{name:<8} {meta.version:<7} {meta.task:<15} halo {meta.halo:>3}  {meta.description}")
+
+    _run(go)
+
+
+@main.command("export-model")
+@click.argument("name")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the package to (e.g. fusion/models/packages/NAME).",
+)
+def export_model_cmd(name: str, out_dir: Path) -> None:
+    """Rebuild a built-in classical model package (SavedModel + fusion-model.json)."""
+    from fusion.models import export_model
+
+    def go() -> None:
+        path = export_model(name, out_dir)
+        click.echo(f"exported {name} -> {path}")
 
     _run(go)
 

@@ -37,3 +37,11 @@ class SceneNotFound(FusionError, FileNotFoundError):
 
 class MetricError(FusionError, ValueError):
     """Inputs to a metric have mismatched shapes or no valid pixels."""
+
+
+class ModelPackageError(FusionError, ValueError):
+    """A model package is missing, malformed, or its SavedModel does not match its metadata."""
+
+
+class BlockReadError(FusionError, OSError):
+    """An input asset could not be read for a block (missing, truncated, corrupt, wrong CRS)."""

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning
 
@@ -30,7 +31,11 @@ def write_quicklook(scene: Scene, path: str | Path, max_reflectance: float = 0.5
         if nodata is not None:
             refl[dn == nodata] = np.nan
         layers.append(refl)
-    rgb = np.stack(layers)
+    return write_png(np.stack(layers), path, max_reflectance)
+
+
+def write_png(rgb: npt.NDArray[np.floating], path: str | Path, max_reflectance: float = 0.5) -> Path:
+    """Write a (3, H, W) reflectance array as an 8-bit PNG stretched 0..``max_reflectance``; NaN is black."""
     byte = np.nan_to_num(np.clip(rgb / max_reflectance, 0.0, 1.0) * 255.0).astype(np.uint8)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -150,6 +150,8 @@ _PHENOLOGY: dict[int, dict[str, Any]] = {
 MODIS_SINUSOIDAL = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
 MODIS_PIXEL = 463.3127165274999
 TRUTH_SCALE = 1e-4
+#: Bands of the truth rasters, in order (Landsat OLI common names).
+TRUTH_BANDS: tuple[str, ...] = ("blue", "green", "red", "nir08", "swir16", "swir22")
 TRUTH_NODATA = -9999
 MODIS_TILE = 1111950.519667  # width of one MODIS tile (2400 px)
 
@@ -662,9 +664,7 @@ class Simulator:
         self.landsat_bands = [
             self.landsat.band(k) for k in ("coastal", "blue", "green", "red", "nir08", "swir16", "swir22")
         ]
-        self.truth_bands = [
-            self.landsat.band(k) for k in ("blue", "green", "red", "nir08", "swir16", "swir22")
-        ]
+        self.truth_bands = [self.landsat.band(k) for k in TRUTH_BANDS]
 
     @cached_property
     def layers30(self) -> StaticLayers:

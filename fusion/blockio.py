@@ -1,0 +1,225 @@
+"""Windowed, warped reads of scene assets onto the output grid, and block inputs for a model.
+
+Pixels enter the pipeline here, one block at a time (DESIGN.md §3 ReadBlock): every band of a
+scene is read through a ``WarpedVRT`` onto the block's window of the output grid - fine scenes
+on the fine grid (nearest neighbour: Landsat is already on a 30 m UTM grid), coarse scenes on
+the aligned coarse grid (area average). QA assets are decoded into a *usable* mask with the
+sensor's decoder; stored values become reflectance with the scene's scale and offset.
+
+Every failure to read an asset raises :class:`~fusion.errors.BlockReadError` naming the asset
+href and the reason, which the pipeline turns into a dead-letter record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+from affine import Affine
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.vrt import WarpedVRT
+
+from fusion import sensors as S
+from fusion.catalog import Scene
+from fusion.errors import BlockReadError
+from fusion.grid import Block, Tile, Window, fine_to_coarse_window
+from fusion.models.package import ModelMetadata
+from fusion.pairing import FusionJob
+
+FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class GridWindow:
+    """A window of a grid: where to put read pixels (CRS, transform of the window, shape)."""
+
+    crs: str
+    transform: Affine
+    height: int
+    width: int
+
+    @classmethod
+    def of(cls, tile: Tile, window: Window, factor: int = 1) -> GridWindow:
+        """``window`` (fine pixels of ``tile``) on the grid ``factor`` times coarser."""
+        win = fine_to_coarse_window(window, factor) if factor > 1 else window
+        base = tile.transform * Affine.scale(factor)
+        return cls(tile.grid.crs, base * Affine.translation(win.col, win.row), win.height, win.width)
+
+
+def read_asset(
+    href: str, grid: GridWindow, resampling: Resampling, expect_epsg: int | None = None
+) -> tuple[npt.NDArray[Any], float | None]:
+    """One asset's first band warped onto ``grid``: (array, nodata). Raises BlockReadError."""
+    try:
+        with rasterio.open(href) as src:
+            if src.crs is None:
+                raise BlockReadError(f"{href}: the raster has no CRS; cannot place it on the output grid")
+            if expect_epsg is not None and src.crs.to_epsg() not in (None, expect_epsg):
+                raise BlockReadError(
+                    f"{href}: raster CRS EPSG:{src.crs.to_epsg()} contradicts the item's proj:epsg "
+                    f"{expect_epsg}; fix the item or the asset"
+                )
+            nodata = src.nodata
+            with WarpedVRT(
+                src,
+                crs=grid.crs,
+                transform=grid.transform,
+                width=grid.width,
+                height=grid.height,
+                resampling=resampling,
+                src_nodata=nodata,
+                nodata=nodata,
+            ) as vrt:
+                data = vrt.read(1)
+    except BlockReadError:
+        raise
+    except (RasterioError, OSError) as exc:
+        raise BlockReadError(f"{href}: {type(exc).__name__}: {exc}") from exc
+    return data, nodata
+
+
+@dataclass
+class SceneBlock:
+    """One scene on one grid window: reflectance (H, W, B) and the usable mask (H, W)."""
+
+    reflectance: FloatArray
+    usable: BoolArray
+
+    @property
+    def usable_fraction(self) -> float:
+        return float(self.usable.mean()) if self.usable.size else 0.0
+
+
+def read_usable_mask(scene: Scene, grid: GridWindow) -> BoolArray:
+    """Clear, non-fill pixels from the scene's QA asset on ``grid``."""
+    sensor = S.get_sensor(scene.sensor)
+    if scene.qa_href is None:
+        raise BlockReadError(f"scene {scene.id}: no QA asset ({sensor.qa.asset_key}); cannot mask clouds")
+    qa, qa_nodata = read_asset(scene.qa_href, grid, Resampling.nearest, scene.projection.epsg)
+    masks = sensor.decode_qa(qa)
+    usable = masks.clear & ~masks.fill
+    if qa_nodata is not None:
+        usable &= qa != qa_nodata
+    return np.asarray(usable, dtype=bool)
+
+
+def read_scene(scene: Scene, bands: Sequence[str], grid: GridWindow, resampling: Resampling) -> SceneBlock:
+    """Reflectance of ``bands`` (common names) and the usable mask of a scene on ``grid``."""
+    missing = [b for b in bands if b not in scene.bands]
+    if missing:
+        raise BlockReadError(
+            f"scene {scene.id} ({scene.collection}) has no asset for band(s) {missing}; "
+            f"it has {sorted(scene.bands)}"
+        )
+    usable = read_usable_mask(scene, grid)
+    layers = []
+    for band in bands:
+        href = scene.bands[band]
+        dn, file_nodata = read_asset(href, grid, resampling, scene.projection.epsg)
+        scale, offset = scene.scale_offset.get(band, (1.0, 0.0))
+        nodata = scene.nodata.get(band, file_nodata)
+        refl = dn.astype(np.float32) * np.float32(scale) + np.float32(offset)
+        bad = ~np.isfinite(refl)
+        if nodata is not None:
+            bad |= dn == nodata
+        usable &= ~bad
+        layers.append(refl)
+    reflectance = np.stack(layers, axis=-1)
+    reflectance[~usable] = np.nan
+    return SceneBlock(reflectance, usable)
+
+
+def tile_clear_fraction(scene: Scene, tile: Tile, factor: int) -> float:
+    """Share of ``tile`` that is clear in ``scene``, from the QA read ``factor`` times coarser."""
+    grid = GridWindow.of(tile, Window(0, 0, *tile.shape), factor)
+    return float(read_usable_mask(scene, grid).mean())
+
+
+def _fill(values: FloatArray) -> FloatArray:
+    """Replace NaN by the band's mean of valid pixels (0 where a band has none)."""
+    out = values.copy()
+    for b in range(out.shape[-1]):
+        layer = out[..., b]
+        bad = ~np.isfinite(layer)
+        if bad.any():
+            layer[bad] = float(np.nanmean(layer)) if (~bad).any() else 0.0
+    return out
+
+
+def _upsample_mask(mask: BoolArray, factor: int) -> BoolArray:
+    return np.repeat(np.repeat(mask, factor, axis=0), factor, axis=1) if factor > 1 else mask
+
+
+@dataclass
+class BlockInputs:
+    """Everything a model needs for one block, and where its output goes."""
+
+    product_id: str
+    block: Block
+    n_blocks: int
+    arrays: dict[str, FloatArray]  #: input name -> (H, W, C) float32, no NaN
+    output_valid: BoolArray  #: (H, W) on the read window: where the fused output is meaningful
+    bytes_read: int = 0
+    notes: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def shape_key(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        return tuple(sorted((k, v.shape) for k, v in self.arrays.items()))
+
+
+def read_block(
+    job: FusionJob,
+    tile: Tile,
+    block: Block,
+    metadata: ModelMetadata,
+    product_id: str,
+    n_blocks: int,
+) -> BlockInputs:
+    """Read the target and reference pairs of ``job`` for ``block`` as the model's inputs."""
+    ratio = metadata.coarse_ratio
+    bands = list(metadata.bands)
+    fine_grid = GridWindow.of(tile, block.read)
+    coarse_grid = GridWindow.of(tile, block.read, ratio)
+    target = read_scene(job.target.scene, bands, coarse_grid, Resampling.average)
+    arrays: dict[str, FloatArray] = {"coarse_t0": _fill(target.reflectance)}
+    any_pair = np.zeros((fine_grid.height, fine_grid.width), dtype=bool)
+    max_pairs = metadata.reference_pairs[1]
+    pairs = list(job.pairs[:max_pairs])
+    nbytes = target.reflectance.nbytes
+    for k in range(1, max_pairs + 1):
+        if k <= len(pairs):
+            fine = read_scene(pairs[k - 1].fine.scene, bands, fine_grid, Resampling.nearest)
+            coarse = read_scene(pairs[k - 1].coarse.scene, bands, coarse_grid, Resampling.average)
+            valid = fine.usable & _upsample_mask(coarse.usable, ratio)
+            arrays[f"fine_tk{k}"] = _fill(fine.reflectance)
+            arrays[f"coarse_tk{k}"] = _fill(coarse.reflectance)
+            nbytes += fine.reflectance.nbytes + coarse.reflectance.nbytes
+        else:  # fewer pairs than the model can use: an all-invalid stand-in the model ignores
+            valid = np.zeros_like(any_pair)
+            arrays[f"fine_tk{k}"] = arrays["fine_tk1"]
+            arrays[f"coarse_tk{k}"] = arrays["coarse_tk1"]
+        arrays[f"valid_tk{k}"] = valid[..., np.newaxis].astype(np.float32)
+        any_pair |= valid
+    output_valid = _upsample_mask(target.usable, ratio) & any_pair
+    wanted = {s.name for s in metadata.inputs}
+    return BlockInputs(
+        product_id=product_id,
+        block=block,
+        n_blocks=n_blocks,
+        arrays={k: v for k, v in arrays.items() if k in wanted},
+        output_valid=output_valid,
+        bytes_read=nbytes,
+        notes={"target_usable": target.usable_fraction},
+    )
+
+
+def stack_batch(blocks: Sequence[BlockInputs]) -> Mapping[str, FloatArray]:
+    """Stack blocks of equal shapes into NHWC batches by input name."""
+    names = blocks[0].arrays.keys()
+    return {name: np.stack([b.arrays[name] for b in blocks]) for name in names}

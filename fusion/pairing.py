@@ -1,0 +1,180 @@
+"""Pairing: choose reference pairs for every coarse observation of a grid tile (DESIGN.md §3).
+
+A *reference pair* is a clear-enough fine observation and a coarse observation of the same day
+(± ``match_tolerance_days``; a composite coarse product matches every day of its period). A
+*target* is a clear-enough coarse observation with no clear fine observation of its own. For
+each target the nearest pair before and the nearest pair after, each within ``max_gap_days``,
+are chosen (or just the nearest one when ``max_pairs`` is 1). Every coarse observation that is
+not fused gets a :class:`Skip` with a reason a person can act on.
+
+Pure functions on small records: the Beam transform ``PairScenes`` groups observations per
+tile and calls :func:`pair_tile`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from fusion.catalog import Scene
+from fusion.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PairingConfig:
+    max_gap_days: int = 64
+    match_tolerance_days: int = 1
+    min_target_clear: float = 0.5  #: coarse target: clear fraction of the tile
+    min_reference_clear: float = 0.5  #: fine and coarse of a reference pair
+    max_pairs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.max_gap_days < 1:
+            raise ConfigError(f"max_gap_days must be >= 1, got {self.max_gap_days}")
+        if self.match_tolerance_days < 0:
+            raise ConfigError(f"match_tolerance_days must be >= 0, got {self.match_tolerance_days}")
+        for name in ("min_target_clear", "min_reference_clear"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be a fraction in [0, 1], got {value}")
+        if self.max_pairs not in (1, 2):
+            raise ConfigError(f"max_pairs must be 1 or 2, got {self.max_pairs}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A scene as seen on one tile: its role and the clear fraction of the tile it covers."""
+
+    scene: Scene
+    role: str  #: "fine" | "coarse"
+    tile_id: str
+    clear_fraction: float
+
+    @property
+    def date(self) -> dt.date:
+        return self.scene.datetime.date()
+
+    @property
+    def period(self) -> tuple[dt.date, dt.date]:
+        return self.scene.start_datetime.date(), self.scene.end_datetime.date()
+
+
+@dataclass(frozen=True)
+class ReferencePair:
+    fine: Observation
+    coarse: Observation
+
+    @property
+    def date(self) -> dt.date:
+        return self.fine.date
+
+
+@dataclass(frozen=True)
+class FusionJob:
+    """Fuse ``target`` (coarse) on ``tile_id`` with ``pairs`` (nearest first)."""
+
+    tile_id: str
+    target: Observation
+    pairs: tuple[ReferencePair, ...]
+
+    @property
+    def date(self) -> dt.date:
+        return self.target.date
+
+    @property
+    def input_scenes(self) -> tuple[Scene, ...]:
+        out = [self.target.scene]
+        for p in self.pairs:
+            out += [p.fine.scene, p.coarse.scene]
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A coarse observation that is not fused, and why."""
+
+    tile_id: str
+    date: dt.date
+    scene_id: str
+    reason: str
+    asset: str | None = None
+
+
+def _matches(fine: Observation, coarse: Observation, tolerance: int) -> bool:
+    """Same day within ``tolerance`` for a daily coarse product; within the period for a
+    composite (its period already is the tolerance - widening it would match a fine date to
+    two consecutive composites)."""
+    start, end = coarse.period
+    slack = dt.timedelta(days=tolerance if start == end else 0)
+    return start - slack <= fine.date <= end + slack
+
+
+def _match_distance(fine: Observation, coarse: Observation) -> int:
+    start, end = coarse.period
+    return 0 if start <= fine.date <= end else min(abs((fine.date - start).days), abs((fine.date - end).days))
+
+
+def reference_pairs(observations: Iterable[Observation], config: PairingConfig) -> list[ReferencePair]:
+    """Clear fine observations with their best-matching clear coarse observation, by date."""
+    obs = list(observations)
+    coarse = [o for o in obs if o.role == "coarse" and o.clear_fraction >= config.min_reference_clear]
+    pairs = []
+    for fine in sorted((o for o in obs if o.role == "fine"), key=lambda o: (o.date, o.scene.id)):
+        if fine.clear_fraction < config.min_reference_clear:
+            continue
+        matching = [c for c in coarse if _matches(fine, c, config.match_tolerance_days)]
+        if matching:
+            best = min(matching, key=lambda c: (_match_distance(fine, c), c.scene.id))
+            pairs.append(ReferencePair(fine, best))
+    return pairs
+
+
+def pair_tile(
+    observations: Sequence[Observation], config: PairingConfig, period: tuple[dt.date, dt.date] | None = None
+) -> tuple[list[FusionJob], list[Skip]]:
+    """Jobs and skips for one tile. ``period`` limits the *target* dates (references may lie
+    outside it, up to the maximum gap)."""
+    pairs = reference_pairs(observations, config)
+    fine_clear = [
+        o for o in observations if o.role == "fine" and o.clear_fraction >= config.min_reference_clear
+    ]
+    jobs: list[FusionJob] = []
+    skips: list[Skip] = []
+    for target in sorted((o for o in observations if o.role == "coarse"), key=lambda o: (o.date, o.scene.id)):
+        if period is not None and not (period[0] <= target.date <= period[1]):
+            continue
+
+        def skip(reason: str, target: Observation = target) -> None:
+            skips.append(Skip(target.tile_id, target.date, target.scene.id, reason, target.scene.qa_href))
+
+        if target.clear_fraction < config.min_target_clear:
+            skip(
+                f"too cloudy: clear fraction {target.clear_fraction:.0%} of the tile is below "
+                f"{config.min_target_clear:.0%}"
+            )
+            continue
+        own = [f for f in fine_clear if _matches(f, target, config.match_tolerance_days)]
+        if own:
+            skip(f"fine observation exists: {own[0].scene.id}")
+            continue
+        before = [p for p in pairs if p.date <= target.date and p.coarse.scene.id != target.scene.id]
+        after = [p for p in pairs if p.date > target.date and p.coarse.scene.id != target.scene.id]
+        gap = dt.timedelta(days=config.max_gap_days)
+        nearest_before = max(before, key=lambda p: (p.date, p.fine.scene.id), default=None)
+        nearest_after = min(after, key=lambda p: (p.date, p.fine.scene.id), default=None)
+        chosen = [
+            p for p in (nearest_before, nearest_after) if p is not None and abs(p.date - target.date) <= gap
+        ]
+        if not chosen:
+            nearest = [p for p in (nearest_before, nearest_after) if p is not None]
+            detail = (
+                f"; nearest is {min(abs((p.date - target.date).days) for p in nearest)} days away"
+                if nearest
+                else "; there are no clear reference pairs at all"
+            )
+            skip(f"no reference pair within {config.max_gap_days} days{detail}")
+            continue
+        chosen.sort(key=lambda p: (abs((p.date - target.date).days), p.date))
+        jobs.append(FusionJob(target.tile_id, target, tuple(chosen[: config.max_pairs])))
+    return jobs, skips

@@ -1,0 +1,379 @@
+"""Products: deterministic identities, COG assembly, STAC Items and the output catalog.
+
+A product is one COG per (grid tile, target date, task, model) - DESIGN.md §4. Its id names
+the task, model, tile and date and ends in a short hash of the input item ids, the model
+package checksum and the parameters, so the same request with the same model always maps to
+the same path, and a different model or input never overwrites it. The Item JSON is written
+last: its presence marks a finished product, which is what skip-existing checks.
+
+Output layout (a self-contained STAC catalog)::
+
+    {output}/catalog.json
+    {output}/{collection}/collection.json
+    {output}/{collection}/{tile}/{yyyy}/{product_id}.tif   (COG)
+    {output}/{collection}/{tile}/{yyyy}/{product_id}.json  (Item)
+    {output}/{collection}/{tile}/{yyyy}/{product_id}.png   (thumbnail)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fusion.catalog import COG_MEDIA_TYPE, STAC_EXTENSIONS, round_geometry, wgs84_polygon
+from fusion.grid import Tile
+from fusion.models.package import ModelMetadata
+from fusion.pairing import FusionJob
+from fusion.quicklook import QUICKLOOK_BANDS, write_png
+from fusion.rasterio_io import write_cog
+
+SCALE = 1e-4
+NODATA = -9999
+CATALOG_ID = "eo-fusion-products"
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """Where and what one product is. Built from a job before any pixel is read."""
+
+    product_id: str
+    collection: str
+    tile_id: str
+    date: dt.date
+    task: str
+    model: str
+    model_version: str
+    model_checksum: str
+    model_href: str
+    bands: tuple[str, ...]
+    relative_dir: str  #: ``{collection}/{tile}/{yyyy}``
+    input_items: tuple[tuple[str, str, str | None], ...]  #: (role, item id, item href)
+    start_datetime: dt.datetime
+    end_datetime: dt.datetime
+    reference_dates: tuple[dt.date, ...]
+
+    def cog_path(self, output: str | os.PathLike[str]) -> Path:
+        return Path(output) / self.relative_dir / f"{self.product_id}.tif"
+
+    def item_path(self, output: str | os.PathLike[str]) -> Path:
+        return Path(output) / self.relative_dir / f"{self.product_id}.json"
+
+    def thumbnail_path(self, output: str | os.PathLike[str]) -> Path:
+        return Path(output) / self.relative_dir / f"{self.product_id}.png"
+
+    def exists(self, output: str | os.PathLike[str]) -> bool:
+        """Finished: the Item (written last) and the COG are both there."""
+        return self.item_path(output).is_file() and self.cog_path(output).is_file()
+
+
+def collection_id(task: str, model: str) -> str:
+    return f"eo-fusion-{task}-{model}"
+
+
+def product_spec(
+    job: FusionJob, metadata: ModelMetadata, checksum: str, model_href: str, parameters: dict[str, Any]
+) -> ProductSpec:
+    inputs: list[tuple[str, str, str | None]] = [("target", job.target.scene.id, job.target.scene.item_href)]
+    for k, pair in enumerate(job.pairs[: metadata.reference_pairs[1]], start=1):
+        inputs.append((f"fine_tk{k}", pair.fine.scene.id, pair.fine.scene.item_href))
+        inputs.append((f"coarse_tk{k}", pair.coarse.scene.id, pair.coarse.scene.item_href))
+    identity = json.dumps(
+        {
+            "tile": job.tile_id,
+            "date": job.date.isoformat(),
+            "inputs": [(role, item_id) for role, item_id, _ in inputs],
+            "model": checksum,
+            "parameters": parameters,
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    coll = collection_id(metadata.task, metadata.name)
+    pid = f"{metadata.task}-{metadata.name}-{job.tile_id}-{job.date:%Y%m%d}-{digest}"
+    return ProductSpec(
+        product_id=pid,
+        collection=coll,
+        tile_id=job.tile_id,
+        date=job.date,
+        task=metadata.task,
+        model=metadata.name,
+        model_version=metadata.version,
+        model_checksum=checksum,
+        model_href=model_href,
+        bands=metadata.bands,
+        relative_dir=f"{coll}/{job.tile_id}/{job.date:%Y}",
+        input_items=tuple(inputs),
+        start_datetime=job.target.scene.start_datetime,
+        end_datetime=job.target.scene.end_datetime,
+        reference_dates=tuple(p.date for p in job.pairs[: metadata.reference_pairs[1]]),
+    )
+
+
+def to_int16(reflectance: npt.NDArray[np.floating], valid: npt.NDArray[np.bool_]) -> npt.NDArray[np.int16]:
+    """(B, H, W) reflectance -> int16 × 10⁻⁴ with NODATA where invalid or not finite."""
+    scaled = np.clip(np.round(np.asarray(reflectance, np.float64) / SCALE), -9998, 32767)
+    ok = valid[np.newaxis] & np.isfinite(scaled)
+    out = np.where(ok, np.nan_to_num(scaled), NODATA).astype(np.int16)
+    return out
+
+
+def multihash_sha256(path: Path) -> str:
+    """``file:checksum`` value: multihash of SHA2-256 (code 0x12, length 0x20) in hex."""
+    return "1220" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _software() -> dict[str, str]:
+    out = {}
+    for dist in ("eo-fusion", "tensorflow-cpu", "tensorflow", "apache-beam", "rasterio", "pystac"):
+        try:
+            out[dist] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _relative(target: str | None, start: Path) -> str | None:
+    if target is None:
+        return None
+    if "://" in target:
+        return target
+    return os.path.relpath(Path(target).resolve(), start.resolve())
+
+
+def write_product(
+    spec: ProductSpec,
+    output: str | os.PathLike[str],
+    tile: Tile,
+    reflectance: npt.NDArray[np.floating],
+    valid: npt.NDArray[np.bool_],
+    *,
+    cog_profile: str = "zstd",
+) -> Path:
+    """Write COG, thumbnail and Item (last) for one product; returns the Item path."""
+    data = to_int16(reflectance, valid)
+    cog = write_cog(
+        spec.cog_path(output),
+        data,
+        transform=tile.transform,
+        crs=tile.grid.crs,
+        nodata=NODATA,
+        profile=cog_profile,
+        band_descriptions=list(spec.bands),
+        tags={"PRODUCT_ID": spec.product_id, "MODEL": f"{spec.model} {spec.model_version}"},
+    )
+    thumb_bands = [spec.bands.index(b) for b in QUICKLOOK_BANDS if b in spec.bands]
+    if len(thumb_bands) < 3:
+        thumb_bands = list(range(min(3, len(spec.bands))))
+        thumb_bands += [thumb_bands[-1]] * (3 - len(thumb_bands))
+    step = max(1, max(data.shape[1:]) // 512)
+    preview = np.where(
+        data[thumb_bands, ::step, ::step] == NODATA, np.nan, data[thumb_bands, ::step, ::step] * SCALE
+    )
+    write_png(preview, spec.thumbnail_path(output))
+    item = product_item(spec, tile, cog, valid)
+    item_path = spec.item_path(output)
+    tmp = item_path.with_name(f".{item_path.name}.partial")
+    tmp.write_text(json.dumps(item, indent=2) + "\n")
+    os.replace(tmp, item_path)
+    return item_path
+
+
+def product_item(spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np.bool_]) -> dict[str, Any]:
+    """The STAC Item dict of a written product (links relative to the Item's folder)."""
+    here = cog.parent
+    geom = wgs84_polygon(tile.bounds, tile.grid.crs)
+    epsg = tile.grid.epsg
+    sensor_note = ", ".join(f"{role}={item_id}" for role, item_id, _ in spec.input_items)
+    props: dict[str, Any] = {
+        "datetime": spec.start_datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "start_datetime": spec.start_datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_datetime": spec.end_datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "gsd": tile.grid.resolution,
+        "proj:epsg": epsg,
+        "proj:shape": [tile.shape[0], tile.shape[1]],
+        "proj:transform": list(tile.transform)[:6],
+        "processing:level": "L3",
+        "processing:lineage": (
+            f"eo-fusion {spec.task} fusion with model {spec.model} {spec.model_version} "
+            f"(sha256 {spec.model_checksum[:16]}) of {sensor_note}"
+        ),
+        "processing:software": _software(),
+        "processing:datetime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eo-fusion:task": spec.task,
+        "eo-fusion:tile": spec.tile_id,
+        "eo-fusion:model": {
+            "name": spec.model,
+            "version": spec.model_version,
+            "checksum": f"sha256:{spec.model_checksum}",
+            "href": spec.model_href,
+        },
+        "eo-fusion:reference_dates": [d.isoformat() for d in spec.reference_dates],
+        "eo-fusion:valid_fraction": round(float(valid.mean()), 6),
+    }
+    bands_eo = [{"name": b, "common_name": b} for b in spec.bands]
+    raster = [
+        {
+            "data_type": "int16",
+            "nodata": NODATA,
+            "scale": SCALE,
+            "offset": 0.0,
+            "spatial_resolution": tile.grid.resolution,
+        }
+        for _ in spec.bands
+    ]
+    links = [
+        {
+            "rel": "derived_from",
+            "href": _relative(href, here) or item_id,
+            "type": "application/json",
+            "title": f"{role}: {item_id}",
+        }
+        for role, item_id, href in spec.input_items
+    ]
+    return {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": [STAC_EXTENSIONS[k] for k in ("eo", "proj", "raster", "processing", "file")],
+        "id": spec.product_id,
+        "geometry": round_geometry(geom),
+        "bbox": [round(v, 7) for v in geom.bounds],
+        "properties": props,
+        "links": links,
+        "assets": {
+            "data": {
+                "href": cog.name,
+                "type": COG_MEDIA_TYPE,
+                "title": f"Fused reflectance ({', '.join(spec.bands)}), int16 × 1e-4, nodata {NODATA}",
+                "roles": ["data", "reflectance"],
+                "eo:bands": bands_eo,
+                "raster:bands": raster,
+                "file:checksum": multihash_sha256(cog),
+                "file:size": cog.stat().st_size,
+            },
+            "thumbnail": {
+                "href": spec.thumbnail_path(here).name,
+                "type": "image/png",
+                "title": "Thumbnail (swir16, nir08, red; 0-0.5 reflectance)",
+                "roles": ["thumbnail"],
+            },
+        },
+        "collection": spec.collection,
+    }
+
+
+def _write_if_changed(path: Path, obj: dict[str, Any]) -> bool:
+    text = json.dumps(obj, indent=2) + "\n"
+    if path.is_file() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return True
+
+
+def update_catalog(output: str | os.PathLike[str]) -> list[Path]:
+    """(Re)write collection and catalog JSON for every product Item under ``output``.
+
+    Items are discovered on disk, so products of earlier runs stay listed; files whose content
+    would not change are not rewritten (a re-run of a finished window writes nothing).
+    Returns the paths written.
+    """
+    root = Path(output)
+    written: list[Path] = []
+    collections = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("eo-fusion-"))
+    children = []
+    for coll_dir in collections:
+        item_files = sorted(coll_dir.rglob("*.json"))
+        item_files = [p for p in item_files if p.name != "collection.json" and not p.name.startswith(".")]
+        if not item_files:
+            continue
+        items = [json.loads(p.read_text()) for p in item_files]
+        for path, item in zip(item_files, items, strict=True):
+            links = [lk for lk in item["links"] if lk["rel"] == "derived_from"]
+            rel_coll = os.path.relpath(coll_dir / "collection.json", path.parent)
+            rel_root = os.path.relpath(root / "catalog.json", path.parent)
+            links += [
+                {"rel": "collection", "href": rel_coll, "type": "application/json"},
+                {"rel": "parent", "href": rel_coll, "type": "application/json"},
+                {"rel": "root", "href": rel_root, "type": "application/json"},
+            ]
+            item = {**item, "links": links}
+            if _write_if_changed(path, item):
+                written.append(path)
+        bboxes = [i["bbox"] for i in items]
+        starts = sorted(i["properties"]["start_datetime"] for i in items)
+        ends = sorted(i["properties"]["end_datetime"] for i in items)
+        first = items[0]
+        coll = {
+            "type": "Collection",
+            "stac_version": "1.1.0",
+            "stac_extensions": [STAC_EXTENSIONS[k] for k in ("eo", "proj", "raster")],
+            "id": coll_dir.name,
+            "title": f"eo-fusion {first['properties']['eo-fusion:task']} products, model "
+            f"{first['properties']['eo-fusion:model']['name']}",
+            "description": "Fused surface reflectance written by eo-fusion (int16 × 1e-4, nodata -9999).",
+            "license": "proprietary",
+            "extent": {
+                "spatial": {
+                    "bbox": [
+                        [
+                            min(b[0] for b in bboxes),
+                            min(b[1] for b in bboxes),
+                            max(b[2] for b in bboxes),
+                            max(b[3] for b in bboxes),
+                        ]
+                    ]
+                },
+                "temporal": {"interval": [[starts[0], ends[-1]]]},
+            },
+            "summaries": {
+                "eo-fusion:model": sorted({i["properties"]["eo-fusion:model"]["name"] for i in items})
+            },
+            "links": [
+                {"rel": "root", "href": "../catalog.json", "type": "application/json"},
+                {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
+            ]
+            + [
+                {"rel": "item", "href": os.path.relpath(p, coll_dir), "type": "application/geo+json"}
+                for p in item_files
+            ],
+        }
+        if _write_if_changed(coll_dir / "collection.json", coll):
+            written.append(coll_dir / "collection.json")
+        children.append(coll_dir.name)
+    catalog = {
+        "type": "Catalog",
+        "stac_version": "1.1.0",
+        "id": CATALOG_ID,
+        "title": "eo-fusion products",
+        "description": "Fused products written by eo-fusion; one collection per task and model.",
+        "links": [{"rel": "root", "href": "./catalog.json", "type": "application/json"}]
+        + [
+            {"rel": "child", "href": f"./{name}/collection.json", "type": "application/json"}
+            for name in children
+        ],
+    }
+    if _write_if_changed(root / "catalog.json", catalog):
+        written.append(root / "catalog.json")
+    return written
+
+
+def read_product(path: str | os.PathLike[str]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """A product COG as (B, H, W) float32 reflectance with NaN at nodata, and its valid mask."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        data = src.read()
+    valid = np.all(data != NODATA, axis=0)
+    out = np.where(data == NODATA, np.nan, data.astype(np.float32) * np.float32(SCALE)).astype(np.float32)
+    return out, valid

@@ -1,0 +1,163 @@
+"""FusionRequest: what to fuse, where, with which model, and where to put the results.
+
+A request comes from CLI flags or from a YAML/JSON file (same field names); unknown fields
+are refused with the list of known ones. It is small and serialisable, so it travels to
+Beam workers as is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pyproj import Transformer
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import transform as shapely_transform
+
+from fusion.catalog import Scene, SearchRequest, as_utc_range, parse_aoi
+from fusion.errors import ConfigError
+from fusion.grid import GridSpec, Tile, utm_grid
+from fusion.pairing import PairingConfig
+from fusion.rasterio_io import COG_PROFILES
+
+
+@dataclass(frozen=True)
+class FusionRequest:
+    """One fusion run. Dates are inclusive; ``start``/``end`` bound the *target* dates."""
+
+    catalog: str  #: static STAC catalog (folder or catalog.json)
+    output: str  #: output folder: a self-contained STAC catalog of products
+    start: dt.date
+    end: dt.date
+    aoi: str | None = None  #: "minx,miny,maxx,maxy" (WGS 84) or a GeoJSON file; None = all scenes
+    tiles: tuple[str, ...] | None = None  #: grid tile ids to produce; None = every tile of the AOI
+    task: str = "spatiotemporal"
+    fine_collection: str = "landsat-c2-l2"
+    coarse_collection: str = "modis-09A1-061"
+    model: str = "starfm"
+    epsg: int | None = None  #: output UTM CRS; None = the fine scenes' CRS
+    resolution: float = 30.0
+    tile_size: int = 1024
+    block_size: int = 512
+    cog_profile: str = "zstd"
+    pairing: PairingConfig = field(default_factory=PairingConfig)
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ConfigError(f"end {self.end} is before start {self.start}; swap them")
+        if self.block_size <= 0 or self.tile_size <= 0:
+            raise ConfigError("block_size and tile_size must be positive pixel counts")
+        if self.cog_profile not in COG_PROFILES:
+            raise ConfigError(f"cog_profile {self.cog_profile!r}: choose one of {sorted(COG_PROFILES)}")
+        if self.task != "spatiotemporal":
+            raise ConfigError(f"task {self.task!r} is not available yet; use 'spatiotemporal'")
+        parse_aoi(self.aoi)  # fail early on a bad AOI
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], base: Path | None = None) -> FusionRequest:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown request field(s) {unknown}; known fields are {sorted(known)}")
+        kwargs = dict(data)
+        for key in ("start", "end"):
+            if key not in kwargs:
+                raise ConfigError(f"request needs {key!r} (YYYY-MM-DD)")
+            kwargs[key] = _date(kwargs[key], key)
+        if kwargs.get("tiles") is not None:
+            kwargs["tiles"] = tuple(str(t) for t in kwargs["tiles"])
+        pairing = kwargs.get("pairing") or {}
+        if isinstance(pairing, Mapping):
+            pknown = {f.name for f in dataclasses.fields(PairingConfig)}
+            bad = sorted(set(pairing) - pknown)
+            if bad:
+                raise ConfigError(f"unknown pairing field(s) {bad}; known are {sorted(pknown)}")
+            kwargs["pairing"] = PairingConfig(**pairing)
+        for key in ("catalog", "output"):
+            if key not in kwargs:
+                raise ConfigError(f"request needs {key!r}")
+            if base is not None and "://" not in str(kwargs[key]):
+                kwargs[key] = str((base / str(kwargs[key])).resolve())
+        return cls(**kwargs)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> FusionRequest:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"request file {p} does not exist")
+        text = p.read_text()
+        try:
+            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(
+                f"request file {p} is not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}"
+            ) from exc
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"request file {p} must hold a mapping of request fields")
+        return cls.from_mapping(data, base=p.parent.resolve())
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["start"] = self.start.isoformat()
+        out["end"] = self.end.isoformat()
+        out["tiles"] = list(self.tiles) if self.tiles is not None else None
+        return out
+
+    # ---------------------------------------------------------------- derived
+
+    def search_request(self) -> SearchRequest:
+        """References may lie up to the maximum gap outside the target period."""
+        gap = dt.timedelta(days=self.pairing.max_gap_days)
+        start, end = as_utc_range(self.start - gap, self.end + gap)
+        return SearchRequest(
+            aoi=parse_aoi(self.aoi),
+            start=start,
+            end=end,
+            collections=(self.fine_collection, self.coarse_collection),
+        )
+
+    def grid(self, fine_scenes: list[Scene]) -> GridSpec:
+        epsg = self.epsg
+        if epsg is None:
+            codes = sorted({s.projection.epsg for s in fine_scenes if s.projection.epsg is not None})
+            if not codes:
+                raise ConfigError("cannot choose the output CRS: no fine scene states proj:epsg; set `epsg`")
+            epsg = codes[0]
+        return utm_grid(epsg, self.resolution, self.tile_size)
+
+    def output_tiles(self, grid: GridSpec, fine_scenes: list[Scene]) -> list[Tile]:
+        """Grid tiles covering the AOI (or, without one, the fine scenes' footprints), or the
+        request's explicit ``tiles``."""
+        if self.tiles is not None:
+            return [grid.tile_by_id(t) for t in self.tiles]
+        aoi: BaseGeometry | None = parse_aoi(self.aoi)
+        if aoi is None:
+            if not fine_scenes:
+                return []
+            xs = [v for s in fine_scenes for v in (s.bbox[0], s.bbox[2])]
+            ys = [v for s in fine_scenes for v in (s.bbox[1], s.bbox[3])]
+            aoi = box(min(xs), min(ys), max(xs), max(ys))
+        to_grid = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
+        local = shapely_transform(to_grid.transform, aoi)
+        return [t for t in grid.tiles_for_bounds(local.bounds) if box(*t.bounds).intersection(local).area > 0]
+
+
+def _date(value: Any, name: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD") from exc

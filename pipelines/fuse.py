@@ -1,0 +1,601 @@
+"""The fusion pipeline (DESIGN.md §3) as composite Beam transforms.
+
+SearchScenes → AssessScenes → PairScenes → PlanBlocks → ReadBlocks → FuseBlocks
+(RunInference) → AssembleProducts → PublishStac. Every stage that can meet bad data has a
+``dead_letter`` output of :class:`DeadLetter`-shaped dicts (stage, reason, asset, key) and
+counts what it did in Beam counters (namespace ``eo-fusion``). The science lives in
+``fusion``; these transforms only wrap it.
+
+``build_pipeline(request, pipeline, report_dir)`` adds the graph to a pipeline without running
+it, so tests can pass a ``TestPipeline``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+import numpy.typing as npt
+from apache_beam.metrics.metric import Metrics
+from apache_beam.ml.inference.base import ModelHandler, RunInference
+from apache_beam.pvalue import DoOutputsTuple, PBegin, PCollection
+from apache_beam.transforms import combiners, window
+
+from fusion.blockio import BlockInputs, read_block, stack_batch, tile_clear_fraction
+from fusion.catalog import Scene, search_static_catalog
+from fusion.errors import FusionError
+from fusion.grid import Block, Tile, crop_halo, plan_blocks
+from fusion.models import resolve_model
+from fusion.models.package import (
+    LoadedModel,
+    ModelMetadata,
+    load_model_package,
+    package_checksum,
+    read_metadata,
+)
+from fusion.pairing import FusionJob, Observation, Skip, pair_tile
+from fusion.publish import ProductSpec, product_spec, update_catalog, write_product
+from fusion.request import FusionRequest
+
+NAMESPACE = "eo-fusion"
+DEAD_LETTER = "dead_letter"
+log = logging.getLogger("eo-fusion")
+
+
+def dead_letter(
+    stage: str, reason: str, *, key: str = "", asset: str | None = None, kind: str = "failed"
+) -> dict[str, Any]:
+    """One dead-letter record: ``kind`` is ``failed`` (an error) or ``skipped`` (a decision)."""
+    return {"stage": stage, "kind": kind, "key": key, "reason": reason, "asset": asset}
+
+
+def _count(name: str, n: int = 1) -> None:
+    Metrics.counter(NAMESPACE, name).inc(n)
+
+
+def _asset_of(message: str) -> str | None:
+    """The href a BlockReadError names (its message starts with ``href: ``)."""
+    head = message.split(": ", 1)[0]
+    return head if ("/" in head or "://" in head) else None
+
+
+# ------------------------------------------------------------------------------------------
+# SearchScenes
+
+
+@dataclass(frozen=True)
+class SceneOnTile:
+    tile: Tile
+    scene: Scene
+    role: str
+
+
+def search_scenes(request: FusionRequest) -> list[SceneOnTile]:
+    """Search the catalog; every scene on every output tile its footprint intersects."""
+    from pyproj import Transformer
+    from shapely.geometry import box, shape
+    from shapely.ops import transform as shapely_transform
+
+    scenes = search_static_catalog(request.catalog, request.search_request())
+    fine = [s for s in scenes if s.collection == request.fine_collection]
+    coarse = [s for s in scenes if s.collection == request.coarse_collection]
+    if not fine or not coarse:
+        return []
+    grid = request.grid(fine)
+    tiles = request.output_tiles(grid, fine)
+    to_grid = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
+    out = []
+    for role, group in (("fine", fine), ("coarse", coarse)):
+        for scene in group:
+            footprint = shapely_transform(to_grid.transform, shape(scene.geometry))
+            for tile in tiles:
+                if footprint.intersects(box(*tile.bounds)):
+                    out.append(SceneOnTile(tile, scene, role))
+    return out
+
+
+@dataclass
+class SearchScenes(beam.PTransform[Any, Any]):
+    """The request's scenes per output tile, timestamped with their acquisition time."""
+
+    request: FusionRequest
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def expand(self, pbegin: PBegin) -> PCollection:
+        def emit(request: FusionRequest) -> Iterator[Any]:
+            found = search_scenes(request)
+            _count("scenes_found", len({s.scene.id for s in found}))
+            for s in found:
+                yield window.TimestampedValue(s, s.scene.datetime.timestamp())
+
+        return pbegin | "Request" >> beam.Create([self.request]) | "Search" >> beam.FlatMap(emit)
+
+
+# ------------------------------------------------------------------------------------------
+# AssessScenes
+
+
+class _AssessDoFn(beam.DoFn):
+    def __init__(self, coarse_factor: int, fine_factor: int) -> None:
+        self.coarse_factor = coarse_factor
+        self.fine_factor = fine_factor
+
+    def process(self, item: SceneOnTile) -> Iterator[Any]:
+        factor = self.fine_factor if item.role == "fine" else self.coarse_factor
+        try:
+            clear = tile_clear_fraction(item.scene, item.tile, factor)
+        except FusionError as exc:
+            _count("scenes_dead_lettered")
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER,
+                dead_letter(
+                    "assess",
+                    str(exc),
+                    key=f"{item.tile.id}/{item.scene.id}",
+                    asset=_asset_of(str(exc)) or item.scene.qa_href,
+                ),
+            )
+            return
+        _count("observations_assessed")
+        yield Observation(item.scene, item.role, item.tile.id, clear), item.tile
+
+
+@dataclass
+class AssessScenes(beam.PTransform[Any, Any]):
+    """Clear fraction of each scene on each tile, from its QA asset read at reduced resolution."""
+
+    coarse_factor: int
+    fine_factor: int = 8
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        if self.coarse_factor < 1 or self.fine_factor < 1:
+            raise ValueError("factors must be >= 1")
+
+    def expand(self, scenes: PCollection) -> DoOutputsTuple:
+        return scenes | "ClearFraction" >> beam.ParDo(
+            _AssessDoFn(self.coarse_factor, self.fine_factor)
+        ).with_outputs(DEAD_LETTER, main="observations")
+
+
+# ------------------------------------------------------------------------------------------
+# PairScenes
+
+
+@dataclass
+class PairScenes(beam.PTransform[Any, Any]):
+    """Group observations per tile within the run's time window and choose reference pairs.
+
+    Elements carry their acquisition time as event time; the run's search interval is one
+    fixed window (a scheduled run processes one window), so a tile's group holds every
+    observation a target may pair with.
+    """
+
+    request: FusionRequest
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def expand(self, observations: PCollection) -> dict[str, PCollection]:
+        search = self.request.search_request()
+        assert search.start is not None and search.end is not None  # noqa: S101 - set by search_request
+        span = (search.end - search.start).total_seconds() + 1
+        period = (self.request.start, self.request.end)
+        config = self.request.pairing
+
+        def pair(element: tuple[str, Iterable[tuple[Observation, Tile]]]) -> Iterator[Any]:
+            _tile_id, group = element
+            items = sorted(group, key=lambda ot: (ot[0].scene.datetime, ot[0].scene.id, ot[0].role))
+            if not items:
+                return
+            tile = items[0][1]
+            jobs, skips = pair_tile([o for o, _ in items], config, period)
+            _count("jobs_paired", len(jobs))
+            _count("dates_not_fused", len(skips))
+            for job in jobs:
+                yield job, tile
+            for s in skips:
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, _skip_record(s))
+
+        paired = (
+            observations
+            | "WindowByDate" >> beam.WindowInto(window.FixedWindows(span, offset=search.start.timestamp()))
+            | "KeyByTile" >> beam.Map(lambda ot: (ot[1].id, ot))
+            | "GroupByTile" >> beam.GroupByKey()
+            | "ChoosePairs" >> beam.FlatMap(pair).with_outputs(DEAD_LETTER, main="jobs")
+        )
+        # Downstream stages are per job/product, not per time window.
+        return {
+            "jobs": paired.jobs | "Unwindow" >> beam.WindowInto(window.GlobalWindows()),
+            DEAD_LETTER: paired[DEAD_LETTER] | "UnwindowSkips" >> beam.WindowInto(window.GlobalWindows()),
+        }
+
+
+def _skip_record(skip: Skip) -> dict[str, Any]:
+    return dead_letter(
+        "pair",
+        skip.reason,
+        key=f"{skip.tile_id}/{skip.date.isoformat()}/{skip.scene_id}",
+        asset=skip.asset,
+        kind="skipped",
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# PlanBlocks
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    job: FusionJob
+    tile: Tile
+    spec: ProductSpec
+    block: Block
+    n_blocks: int
+
+
+@dataclass
+class PlanBlocks(beam.PTransform[Any, Any]):
+    """A product spec per job; finished products are skipped; the rest cut into halo blocks."""
+
+    output: str
+    metadata: ModelMetadata
+    checksum: str
+    model_href: str
+    block_size: int
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        if self.block_size % self.metadata.coarse_ratio:
+            raise ValueError(
+                f"block_size {self.block_size} must be a multiple of the model's coarse ratio "
+                f"{self.metadata.coarse_ratio}"
+            )
+
+    def expand(self, jobs: PCollection) -> DoOutputsTuple:
+        ratio = self.metadata.coarse_ratio
+        halo = -(-self.metadata.halo // ratio) * ratio
+        output, metadata, checksum, href, size = (
+            self.output,
+            self.metadata,
+            self.checksum,
+            self.model_href,
+            self.block_size,
+        )
+
+        def plan(element: tuple[FusionJob, Tile]) -> Iterator[Any]:
+            job, tile = element
+            spec = product_spec(job, metadata, checksum, href, dict(metadata.parameters))
+            if spec.exists(output):
+                _count("products_existing")
+                yield beam.pvalue.TaggedOutput(
+                    "existing", {"product_id": spec.product_id, "status": "exists"}
+                )
+                return
+            blocks = plan_blocks(*tile.shape, size, halo, align=ratio)
+            _count("blocks_planned", len(blocks))
+            for block in blocks:
+                yield BlockJob(job, tile, spec, block, len(blocks))
+
+        return jobs | "PlanBlocks" >> beam.FlatMap(plan).with_outputs("existing", main="blocks")
+
+
+# ------------------------------------------------------------------------------------------
+# ReadBlocks
+
+
+@dataclass
+class BlockPayload:
+    """Model inputs plus what AssembleProducts needs to place the output."""
+
+    inputs: BlockInputs
+    spec: ProductSpec
+    tile: Tile
+
+
+class _ReadDoFn(beam.DoFn):
+    def __init__(self, metadata: ModelMetadata) -> None:
+        self.metadata = metadata
+        self.bytes_read = Metrics.distribution(NAMESPACE, "block_bytes_read")
+
+    def process(self, bj: BlockJob) -> Iterator[Any]:
+        key = f"{bj.spec.product_id}/block-{bj.block.index[0]}-{bj.block.index[1]}"
+        try:
+            inputs = read_block(bj.job, bj.tile, bj.block, self.metadata, bj.spec.product_id, bj.n_blocks)
+        except FusionError as exc:
+            _count("blocks_dead_lettered")
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER, dead_letter("read", str(exc), key=key, asset=_asset_of(str(exc)))
+            )
+            return
+        _count("blocks_read")
+        self.bytes_read.update(inputs.bytes_read)
+        core = crop_halo(inputs.output_valid, bj.block)
+        if not core.any():
+            # Nothing to fuse here (target cloud/fill or no usable reference): the block is
+            # nodata in the product, recorded so the summary says why.
+            _count("blocks_empty")
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER,
+                dead_letter(
+                    "read",
+                    "no usable pixels in block (target all cloud/fill or no clear reference); "
+                    "written as nodata",
+                    key=key,
+                    asset=bj.job.target.scene.qa_href,
+                    kind="skipped",
+                ),
+            )
+            yield beam.pvalue.TaggedOutput(
+                "empty", BlockOutput.empty(bj.spec, bj.tile, bj.block, bj.n_blocks)
+            )
+            return
+        yield BlockPayload(inputs, bj.spec, bj.tile)
+
+
+@dataclass
+class ReadBlocks(beam.PTransform[Any, Any]):
+    metadata: ModelMetadata
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def expand(self, blocks: PCollection) -> DoOutputsTuple:
+        return blocks | "Read" >> beam.ParDo(_ReadDoFn(self.metadata)).with_outputs(
+            DEAD_LETTER, "empty", main="blocks"
+        )
+
+
+# ------------------------------------------------------------------------------------------
+# FuseBlocks: Beam RunInference with the model package
+
+
+@dataclass
+class BlockOutput:
+    spec: ProductSpec
+    tile: Tile
+    block: Block
+    n_blocks: int
+    fused: npt.NDArray[np.float32]  #: (B, h, w) core only
+    valid: npt.NDArray[np.bool_]  #: (h, w) core only
+
+    @classmethod
+    def empty(cls, spec: ProductSpec, tile: Tile, block: Block, n_blocks: int) -> BlockOutput:
+        h, w = block.core.height, block.core.width
+        return cls(
+            spec, tile, block, n_blocks, np.zeros((len(spec.bands), h, w), np.float32), np.zeros((h, w), bool)
+        )
+
+
+class FusionModelHandler(ModelHandler[BlockPayload, BlockOutput, LoadedModel]):
+    """Loads a model package once per worker process and fuses batches of equal-shaped blocks."""
+
+    def __init__(self, model_path: str, max_batch_size: int = 4) -> None:
+        super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
+        self.model_path = model_path
+        self._max_batch_size = max_batch_size
+
+    def load_model(self) -> LoadedModel:
+        return load_model_package(self.model_path)
+
+    def batch_elements_kwargs(self) -> dict[str, Any]:
+        return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}
+
+    def get_metrics_namespace(self) -> str:
+        return NAMESPACE
+
+    def get_num_bytes(self, batch: Sequence[BlockPayload]) -> int:
+        return sum(sum(a.nbytes for a in p.inputs.arrays.values()) for p in batch)
+
+    def run_inference(
+        self, batch: Sequence[BlockPayload], model: LoadedModel, inference_args: dict[str, Any] | None = None
+    ) -> Iterable[BlockOutput]:
+        groups: dict[Any, list[BlockPayload]] = {}
+        for payload in batch:
+            groups.setdefault(payload.inputs.shape_key, []).append(payload)
+        outputs: dict[int, BlockOutput] = {}
+        for members in groups.values():
+            fused = model.predict(stack_batch([m.inputs for m in members]))
+            for payload, result in zip(members, fused, strict=True):
+                block = payload.inputs.block
+                core = crop_halo(np.moveaxis(result, -1, 0), block)
+                valid = crop_halo(payload.inputs.output_valid, block) & np.all(np.isfinite(core), axis=0)
+                outputs[id(payload)] = BlockOutput(
+                    payload.spec, payload.tile, block, payload.inputs.n_blocks, core.astype(np.float32), valid
+                )
+        _count("blocks_fused", len(batch))
+        return [outputs[id(p)] for p in batch]
+
+
+@dataclass
+class FuseBlocks(beam.PTransform[Any, Any]):
+    model_path: str
+    max_batch_size: int = 4
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def expand(self, payloads: PCollection) -> dict[str, PCollection]:
+        main, failed = (
+            payloads
+            | "RunInference"
+            >> RunInference(
+                FusionModelHandler(self.model_path, self.max_batch_size)
+            ).with_exception_handling()
+        )
+
+        def to_record(element: Any) -> dict[str, Any]:
+            _count("blocks_dead_lettered")
+            payload, error = element if isinstance(element, tuple) and len(element) == 2 else (element, "")
+            key = getattr(getattr(payload, "spec", None), "product_id", "")
+            return dead_letter("inference", f"model failed: {error}", key=key)
+
+        dead = failed.failed_inferences | "FailedInference" >> beam.Map(to_record)
+        return {"blocks": main, DEAD_LETTER: dead}
+
+
+# ------------------------------------------------------------------------------------------
+# AssembleProducts and PublishStac
+
+
+def assemble(element: tuple[str, Iterable[BlockOutput]], output: str, cog_profile: str) -> Iterator[Any]:
+    product_id, group = element
+    parts = sorted(group, key=lambda b: b.block.index)
+    first = parts[0]
+    if len(parts) != first.n_blocks:
+        _count("products_dead_lettered")
+        yield beam.pvalue.TaggedOutput(
+            DEAD_LETTER,
+            dead_letter(
+                "assemble",
+                f"incomplete: {len(parts)} of {first.n_blocks} blocks arrived (see the block records); "
+                "not published, a re-run retries it",
+                key=product_id,
+            ),
+        )
+        return
+    tile = first.tile
+    height, width = tile.shape
+    data = np.full((len(first.spec.bands), height, width), np.nan, np.float32)
+    valid = np.zeros((height, width), bool)
+    for part in parts:
+        rows, cols = part.block.core.slices
+        data[:, rows, cols] = part.fused
+        valid[rows, cols] = part.valid
+    if not valid.any():
+        _count("products_dead_lettered")
+        yield beam.pvalue.TaggedOutput(
+            DEAD_LETTER,
+            dead_letter(
+                "assemble",
+                "no valid pixel in the whole product; not published",
+                key=product_id,
+                kind="skipped",
+            ),
+        )
+        return
+    item = write_product(first.spec, output, tile, data, valid, cog_profile=cog_profile)
+    _count("products_written")
+    log.info("wrote %s (%.0f%% valid)", first.spec.product_id, 100 * valid.mean())
+    yield {
+        "product_id": product_id,
+        "status": "written",
+        "item": str(item),
+        "valid_fraction": float(valid.mean()),
+    }
+
+
+@dataclass
+class AssembleProducts(beam.PTransform[Any, Any]):
+    output: str
+    cog_profile: str = "zstd"
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def expand(self, blocks: PCollection) -> DoOutputsTuple:
+        return (
+            blocks
+            | "KeyByProduct" >> beam.Map(lambda b: (b.spec.product_id, b))
+            | "GroupBlocks" >> beam.GroupByKey()
+            | "WriteCog"
+            >> beam.FlatMap(assemble, self.output, self.cog_profile).with_outputs(
+                DEAD_LETTER, main="products"
+            )
+        )
+
+
+@dataclass
+class PublishStac(beam.PTransform[Any, Any]):
+    """Once every product is written: update collection and catalog JSON (writes only changes)."""
+
+    output: str
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def expand(self, products: PCollection) -> PCollection:
+        output = self.output
+
+        def publish(records: list[dict[str, Any]]) -> list[str]:
+            from pathlib import Path
+
+            if not Path(output).is_dir():
+                return []
+            written = update_catalog(output)
+            _count("stac_files_written", len(written))
+            return [str(p) for p in written]
+
+        return (
+            products
+            | "Global" >> beam.WindowInto(window.GlobalWindows())
+            | "AllProducts" >> combiners.ToList()
+            | "UpdateCatalog" >> beam.Map(publish)
+        )
+
+
+# ------------------------------------------------------------------------------------------
+# The whole pipeline
+
+
+@dataclass(frozen=True)
+class PipelineOutputs:
+    products: PCollection
+    existing: PCollection
+    dead_letters: PCollection
+    stac: PCollection
+
+
+def build_pipeline(
+    request: FusionRequest, pipeline: beam.Pipeline, report_dir: str | None = None
+) -> PipelineOutputs:
+    """Add the fusion graph for ``request`` to ``pipeline`` (not run). With ``report_dir``,
+    product records and dead letters are also written there as JSON lines."""
+    model_dir = resolve_model(request.model)
+    metadata = read_metadata(model_dir)
+    checksum = package_checksum(model_dir)
+    ratio = metadata.coarse_ratio
+
+    scenes = pipeline | "SearchScenes" >> SearchScenes(request)
+    assessed = scenes | "AssessScenes" >> AssessScenes(coarse_factor=ratio)
+    paired = assessed.observations | "PairScenes" >> PairScenes(request)
+    planned = paired["jobs"] | "PlanBlocks" >> PlanBlocks(
+        request.output, metadata, checksum, str(model_dir), request.block_size
+    )
+    read = planned.blocks | "ReadBlocks" >> ReadBlocks(metadata)
+    fused = read.blocks | "FuseBlocks" >> FuseBlocks(str(model_dir))
+    blocks = (fused["blocks"], read.empty) | "AllBlocks" >> beam.Flatten()
+    assembled = blocks | "AssembleProducts" >> AssembleProducts(request.output, request.cog_profile)
+    dead = (
+        assessed[DEAD_LETTER],
+        paired[DEAD_LETTER],
+        read[DEAD_LETTER],
+        fused[DEAD_LETTER],
+        assembled[DEAD_LETTER],
+    ) | "DeadLetters" >> beam.Flatten()
+    published = (assembled.products, planned.existing) | "AllProducts" >> beam.Flatten()
+    stac = published | "PublishStac" >> PublishStac(request.output)
+    if report_dir is not None:
+        for label, pcoll in (("products", published), ("dead-letter", dead)):
+            _ = (
+                pcoll
+                | f"Json[{label}]" >> beam.Map(lambda r: json.dumps(r, sort_keys=True, default=str))
+                | f"Write[{label}]"
+                >> beam.io.WriteToText(
+                    f"{report_dir}/{label}", file_name_suffix=".jsonl", shard_name_template=""
+                )
+            )
+    return PipelineOutputs(assembled.products, planned.existing, dead, stac)
+
+
+def request_fingerprint(request: FusionRequest) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(request.to_json(), sort_keys=True, default=str).encode()).hexdigest()[:8]
