@@ -48,8 +48,8 @@ class GridWindow:
     def of(cls, tile: Tile, window: Window, factor: int = 1) -> GridWindow:
         """``window`` (fine pixels of ``tile``) on the grid ``factor`` times coarser."""
         win = fine_to_coarse_window(window, factor) if factor > 1 else window
-        base = tile.transform * Affine.scale(factor)
-        return cls(tile.grid.crs, base * Affine.translation(win.col, win.row), win.height, win.width)
+        base = tile.transform @ Affine.scale(factor)
+        return cls(tile.grid.crs, base @ Affine.translation(win.col, win.row), win.height, win.width)
 
 
 def read_asset(

@@ -325,11 +325,15 @@ def search_static_catalog(catalog: str | os.PathLike[str], req: SearchRequest) -
 # Writing the simulated catalog
 
 
+def reproject_geometry(geom: BaseGeometry, src_crs: str, dst_crs: str) -> BaseGeometry:
+    """``geom`` from ``src_crs`` to ``dst_crs`` (vertices only; densify first where edges matter)."""
+    transformer = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+    return shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+
+
 def wgs84_polygon(bounds: tuple[float, float, float, float], crs: str) -> BaseGeometry:
-    to_wgs = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     poly = box(*bounds).segmentize(max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 8)
-    out = shapely.transform(poly, lambda xy: np.column_stack(to_wgs.transform(xy[:, 0], xy[:, 1])))
-    return out.simplify(0)
+    return reproject_geometry(poly, crs, "EPSG:4326").simplify(0)
 
 
 def round_geometry(geom: BaseGeometry) -> dict[str, Any]:

@@ -273,7 +273,6 @@ def demo(out_dir: Path, quiet: bool) -> None:
 
     Run reports (dead letters, summaries) go to OUT/reports/MODEL.
     """
-    from fusion.catalog import write_simulated_catalog
     from fusion.evaluate import mean_by_model, score_output, score_table
     from fusion.request import FusionRequest
     from fusion.simulate import SimulationConfig
@@ -290,7 +289,6 @@ def demo(out_dir: Path, quiet: bool) -> None:
             progress(f"reusing the simulated catalog {catalog}")
         else:
             result = run_simulation(cfg, out / "scenes", progress=progress)
-            write_simulated_catalog(cfg, result)
             progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
         for model in DEMO_MODELS:
             request = FusionRequest(

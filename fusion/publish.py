@@ -141,12 +141,17 @@ def _software() -> dict[str, str]:
     return out
 
 
+def _dot(relative: str) -> str:
+    """``./a/b`` for ``a/b``: STAC tools (pystac, stac-validator) resolve such hrefs reliably."""
+    return relative if relative.startswith(("./", "../")) else f"./{relative}"
+
+
 def _relative(target: str | None, start: Path) -> str | None:
     if target is None:
         return None
     if "://" in target:
         return target
-    return os.path.relpath(Path(target).resolve(), start.resolve())
+    return _dot(os.path.relpath(Path(target).resolve(), start.resolve()))
 
 
 def write_product(
@@ -250,7 +255,7 @@ def product_item(spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np
         "links": links,
         "assets": {
             "data": {
-                "href": cog.name,
+                "href": f"./{cog.name}",
                 "type": COG_MEDIA_TYPE,
                 "title": f"Fused reflectance ({', '.join(spec.bands)}), int16 × 1e-4, nodata {NODATA}",
                 "roles": ["data", "reflectance"],
@@ -260,7 +265,7 @@ def product_item(spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np
                 "file:size": cog.stat().st_size,
             },
             "thumbnail": {
-                "href": spec.thumbnail_path(here).name,
+                "href": f"./{spec.thumbnail_path(here).name}",
                 "type": "image/png",
                 "title": "Thumbnail (swir16, nir08, red; 0-0.5 reflectance)",
                 "roles": ["thumbnail"],
@@ -300,8 +305,8 @@ def update_catalog(output: str | os.PathLike[str]) -> list[Path]:
         items = [json.loads(p.read_text()) for p in item_files]
         for path, item in zip(item_files, items, strict=True):
             links = [lk for lk in item["links"] if lk["rel"] == "derived_from"]
-            rel_coll = os.path.relpath(coll_dir / "collection.json", path.parent)
-            rel_root = os.path.relpath(root / "catalog.json", path.parent)
+            rel_coll = _dot(os.path.relpath(coll_dir / "collection.json", path.parent))
+            rel_root = _dot(os.path.relpath(root / "catalog.json", path.parent))
             links += [
                 {"rel": "collection", "href": rel_coll, "type": "application/json"},
                 {"rel": "parent", "href": rel_coll, "type": "application/json"},
@@ -344,7 +349,7 @@ def update_catalog(output: str | os.PathLike[str]) -> list[Path]:
                 {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
             ]
             + [
-                {"rel": "item", "href": os.path.relpath(p, coll_dir), "type": "application/geo+json"}
+                {"rel": "item", "href": _dot(os.path.relpath(p, coll_dir)), "type": "application/geo+json"}
                 for p in item_files
             ],
         }

@@ -6,6 +6,7 @@ we fix every option that could otherwise vary so the same array gives the same b
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,10 @@ def write_cog(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     options: dict[str, Any] = dict(COG_PROFILES[profile])
+    if max(height, width) <= blocksize:
+        # GDAL's automatic overviews stop above the block size, so a product no larger than one
+        # block would get none; ask for levels down to ~64 px so viewers still get a pyramid.
+        options["overview_count"] = max(1, math.ceil(math.log2(max(height, width) / 64)))
     with rasterio.open(
         tmp,
         "w",

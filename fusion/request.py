@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pyproj import Transformer
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shapely_transform
 
-from fusion.catalog import Scene, SearchRequest, as_utc_range, parse_aoi
+from fusion.catalog import Scene, SearchRequest, as_utc_range, parse_aoi, reproject_geometry
 from fusion.errors import ConfigError
 from fusion.grid import GridSpec, Tile, utm_grid
 from fusion.pairing import PairingConfig
@@ -147,8 +145,7 @@ class FusionRequest:
             xs = [v for s in fine_scenes for v in (s.bbox[0], s.bbox[2])]
             ys = [v for s in fine_scenes for v in (s.bbox[1], s.bbox[3])]
             aoi = box(min(xs), min(ys), max(xs), max(ys))
-        to_grid = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
-        local = shapely_transform(to_grid.transform, aoi)
+        local = reproject_geometry(aoi.segmentize(0.01), "EPSG:4326", grid.crs)
         return [t for t in grid.tiles_for_bounds(local.bounds) if box(*t.bounds).intersection(local).area > 0]
 
 

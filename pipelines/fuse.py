@@ -27,7 +27,7 @@ from apache_beam.pvalue import DoOutputsTuple, PBegin, PCollection
 from apache_beam.transforms import combiners, window
 
 from fusion.blockio import BlockInputs, read_block, stack_batch, tile_clear_fraction
-from fusion.catalog import Scene, search_static_catalog
+from fusion.catalog import Scene, reproject_geometry, search_static_catalog
 from fusion.errors import FusionError
 from fusion.grid import Block, Tile, crop_halo, plan_blocks
 from fusion.models import resolve_model
@@ -77,9 +77,7 @@ class SceneOnTile:
 
 def search_scenes(request: FusionRequest) -> list[SceneOnTile]:
     """Search the catalog; every scene on every output tile its footprint intersects."""
-    from pyproj import Transformer
     from shapely.geometry import box, shape
-    from shapely.ops import transform as shapely_transform
 
     scenes = search_static_catalog(request.catalog, request.search_request())
     fine = [s for s in scenes if s.collection == request.fine_collection]
@@ -88,11 +86,10 @@ def search_scenes(request: FusionRequest) -> list[SceneOnTile]:
         return []
     grid = request.grid(fine)
     tiles = request.output_tiles(grid, fine)
-    to_grid = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
     out = []
     for role, group in (("fine", fine), ("coarse", coarse)):
         for scene in group:
-            footprint = shapely_transform(to_grid.transform, shape(scene.geometry))
+            footprint = reproject_geometry(shape(scene.geometry).segmentize(0.01), "EPSG:4326", grid.crs)
             for tile in tiles:
                 if footprint.intersects(box(*tile.bounds)):
                     out.append(SceneOnTile(tile, scene, role))

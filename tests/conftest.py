@@ -34,3 +34,13 @@ def small_sim(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
 @pytest.fixture(scope="session")
 def small_catalog(small_sim: SimulationResult) -> Path:
     return small_sim.catalog_path
+
+
+@pytest.fixture(scope="session")
+def pipe_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Landsat + MODIS, June-July 2023, one 256 px tile (read-only: copy before corrupting)."""
+    from tests.pipeline_fixtures import PIPE_SIM
+
+    out = tmp_path_factory.mktemp("pipe") / "scenes"
+    simulate(PIPE_SIM, out)
+    return out

@@ -15,7 +15,7 @@ from tests.helpers import broken_links_and_assets
 def test_help_lists_the_commands() -> None:
     out = CliRunner().invoke(main, ["--help"])
     assert out.exit_code == 0
-    for cmd in ("simulate", "search", "sensors", "demo"):
+    for cmd in ("simulate", "search", "sensors", "demo", "run", "models", "export-model"):
         assert cmd in out.output
 
 
@@ -96,3 +96,49 @@ def test_sensors_lists_every_table() -> None:
     out = CliRunner().invoke(main, ["sensors"])
     assert out.exit_code == 0
     assert "landsat-oli" in out.output and "SCL (sentinel2-scl)" in out.output
+
+
+def test_run_from_a_yaml_request_with_flag_overrides(pipe_scenes: Path, tmp_path: Path) -> None:
+    request = tmp_path / "request.yaml"
+    request.write_text(
+        "\n".join(
+            [
+                f"catalog: {pipe_scenes}",
+                "output: products",
+                "start: 2023-06-01",
+                "end: 2023-06-30",
+                "model: starfm",
+                "tile_size: 256",
+                "block_size: 128",
+                "tiles: [14N-0080-0752]",
+                "pairing: {max_gap_days: 40}",
+            ]
+        )
+    )
+    runner = CliRunner()
+    args = ["run", "--request", str(request), "--model", "naive", "--report-dir", str(tmp_path / "rep"), "-q"]
+    out = runner.invoke(main, [*args, "--direct_num_workers", "1"])
+    assert out.exit_code == 0, out.output
+    assert "products written:" in out.output
+    items = list((tmp_path / "products").glob("eo-fusion-spatiotemporal-naive/*/*/*.json"))
+    assert items, out.output
+    saved = json.loads((tmp_path / "rep" / "request.json").read_text())
+    assert saved["model"] == "naive" and saved["pairing"]["max_gap_days"] == 40
+
+
+def test_run_refuses_bad_requests_with_a_clear_message(tmp_path: Path) -> None:
+    request = tmp_path / "r.yaml"
+    request.write_text("catalog: x\noutput: y\nstart: 2023-06-01\nend: 2023-06-30\nwindow: 31\n")
+    out = CliRunner().invoke(main, ["run", "--request", str(request)])
+    assert out.exit_code == 2
+    assert "unknown request field(s) ['window']" in out.output
+    out = CliRunner().invoke(
+        main, ["run", "--catalog", "x", "--output", "y", "--start", "2023-06-30", "--end", "2023-06-01"]
+    )
+    assert out.exit_code == 2 and "before start" in out.output
+
+
+def test_models_lists_builtins() -> None:
+    out = CliRunner().invoke(main, ["models"])
+    assert out.exit_code == 0
+    assert "starfm" in out.output and "naive" in out.output

@@ -1,0 +1,98 @@
+"""Model packages: metadata, signature checks, checksums, the built-in registry."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusion.errors import ModelPackageError, UnknownNameError
+from fusion.models import EXPORTERS, PACKAGES_DIR, export_model, get_model, list_models, resolve_model
+from fusion.models.package import METADATA_FILE, load_model_package, package_checksum
+
+
+def _inputs(model, size: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for spec in model.metadata.inputs:
+        n = size // spec.resolution_ratio
+        out[spec.name] = rng.uniform(0.05, 0.4, (1, n, n, len(spec.bands))).astype(np.float32)
+        if spec.role == "valid":
+            out[spec.name] = np.ones_like(out[spec.name])
+    return out
+
+
+def test_registry_is_complete_and_every_builtin_loads() -> None:
+    assert list_models() == sorted(EXPORTERS)
+    for name in list_models():
+        assert (PACKAGES_DIR / name / METADATA_FILE).is_file(), f"built-in {name} is not shipped"
+        model = get_model(name)
+        assert model.metadata.name == name
+        out = model.predict(_inputs(model, size=64))
+        assert out.shape == (1, 64, 64, len(model.metadata.bands))
+        assert np.isfinite(out).all()
+
+
+def test_shipped_packages_behave_like_a_fresh_export(tmp_path: Path) -> None:
+    """The committed packages are what `fusion export-model` builds from the current code."""
+    for name in list_models():
+        fresh = load_model_package(export_model(name, tmp_path / name))
+        shipped = get_model(name)
+        assert fresh.metadata.to_json() == shipped.metadata.to_json()
+        x = _inputs(shipped, size=64, seed=1)
+        np.testing.assert_allclose(fresh.predict(x), shipped.predict(x), atol=1e-6)
+
+
+def test_naive_is_the_difference_formula() -> None:
+    model = get_model("naive")
+    rng = np.random.default_rng(2)
+    fine = rng.uniform(0.1, 0.3, (1, 32, 32, 6)).astype(np.float32)
+    c0 = np.full((1, 2, 2, 6), 0.25, np.float32)
+    ck = np.full((1, 2, 2, 6), 0.2, np.float32)
+    out = model.predict(
+        {
+            "coarse_t0": c0,
+            "fine_tk1": fine,
+            "coarse_tk1": ck,
+            "valid_tk1": np.ones((1, 32, 32, 1), np.float32),
+        }
+    )
+    np.testing.assert_allclose(out, fine + 0.05, atol=1e-6)
+
+
+def test_signature_mismatch_is_refused(tmp_path: Path) -> None:
+    pkg = tmp_path / "naive"
+    shutil.copytree(PACKAGES_DIR / "naive", pkg)
+    meta = json.loads((pkg / METADATA_FILE).read_text())
+    meta["inputs"][1]["name"] = "fine_reference"
+    (pkg / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelPackageError, match="fine_reference"):
+        load_model_package(pkg)
+    meta["inputs"][1]["name"] = "fine_tk1"
+    meta["bands"] = ["red"]
+    (pkg / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelPackageError, match="channels"):
+        load_model_package(pkg)
+
+
+def test_missing_or_foreign_folders_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelPackageError, match=METADATA_FILE):
+        load_model_package(tmp_path)
+    with pytest.raises(UnknownNameError, match="starfm"):
+        resolve_model("no-such-model")
+    (tmp_path / METADATA_FILE).write_text(json.dumps({"schema": "other/1"}))
+    with pytest.raises(ModelPackageError, match="schema"):
+        load_model_package(tmp_path)
+
+
+def test_checksum_changes_with_any_byte(tmp_path: Path) -> None:
+    pkg = tmp_path / "p"
+    shutil.copytree(PACKAGES_DIR / "naive", pkg)
+    before = package_checksum(pkg)
+    assert before == package_checksum(PACKAGES_DIR / "naive")
+    meta = pkg / METADATA_FILE
+    meta.write_text(meta.read_text() + " ")
+    assert package_checksum(pkg) != before

@@ -1,0 +1,342 @@
+"""The Beam pipeline: each transform under TestPipeline + assert_that, then whole runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+import pytest
+import rasterio
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from fusion.blockio import read_block, tile_clear_fraction
+from fusion.grid import plan_blocks
+from fusion.models import get_metadata, resolve_model
+from fusion.models.package import package_checksum
+from fusion.pairing import Observation, pair_tile
+from fusion.publish import NODATA, product_spec
+from fusion.rasterio_io import write_cog
+from pipelines.fuse import (
+    DEAD_LETTER,
+    AssembleProducts,
+    AssessScenes,
+    BlockJob,
+    BlockOutput,
+    FuseBlocks,
+    PairScenes,
+    PlanBlocks,
+    PublishStac,
+    ReadBlocks,
+    SearchScenes,
+    search_scenes,
+)
+from pipelines.run import run_fusion
+from tests.helpers import broken_links_and_assets, is_valid_cog, stac_validate_recursive
+from tests.pipeline_fixtures import pipe_request
+
+pytestmark = pytest.mark.slow
+
+
+def _observations(request: Any) -> list[tuple[Observation, Any]]:
+    out = []
+    for s in search_scenes(request):
+        factor = 16 if s.role == "coarse" else 8
+        out.append(
+            (Observation(s.scene, s.role, s.tile.id, tile_clear_fraction(s.scene, s.tile, factor)), s.tile)
+        )
+    return out
+
+
+def _jobs(request: Any) -> list[tuple[Any, Any]]:
+    obs = _observations(request)
+    jobs, _ = pair_tile([o for o, _ in obs], request.pairing, (request.start, request.end))
+    tile = obs[0][1]
+    return [(j, tile) for j in jobs]
+
+
+# ------------------------------------------------------------------ transforms one by one
+
+
+def test_search_scenes_emits_every_scene_on_the_tile(pipe_scenes: Path, tmp_path: Path) -> None:
+    request = pipe_request(pipe_scenes, tmp_path / "out")
+    expected = sorted((s.scene.id, s.role) for s in search_scenes(request))
+    assert {r for _, r in expected} == {"fine", "coarse"}
+    with BeamTestPipeline() as p:
+        got = p | SearchScenes(request) | beam.Map(lambda s: (s.scene.id, s.role))
+        assert_that(got, equal_to(expected))
+
+
+def test_assess_scenes_gives_clear_fractions_and_dead_letters_a_missing_qa(
+    pipe_scenes: Path, tmp_path: Path
+) -> None:
+    request = pipe_request(pipe_scenes, tmp_path / "out")
+    items = search_scenes(request)
+    broken = items[0]
+    from dataclasses import replace
+
+    broken = replace(broken, scene=replace(broken.scene, qa_href=str(tmp_path / "missing_QA.TIF")))
+    expected = [
+        (s.scene.id, tile_clear_fraction(s.scene, s.tile, 16 if s.role == "coarse" else 8)) for s in items[1:]
+    ]
+    with BeamTestPipeline() as p:
+        out = p | beam.Create([broken, *items[1:]]) | AssessScenes(coarse_factor=16)
+        fractions = out.observations | beam.Map(lambda ot: (ot[0].scene.id, ot[0].clear_fraction))
+        assert_that(fractions, equal_to(expected), label="fractions")
+        dead = out[DEAD_LETTER] | beam.Map(
+            lambda r: (r["stage"], r["asset"], "missing_QA.TIF" in r["reason"])
+        )
+        assert_that(dead, equal_to([("assess", str(tmp_path / "missing_QA.TIF"), True)]), label="dead")
+
+
+def test_pair_scenes_matches_the_plain_function(pipe_scenes: Path, tmp_path: Path) -> None:
+    request = pipe_request(pipe_scenes, tmp_path / "out")
+    obs = _observations(request)
+    jobs, skips = pair_tile([o for o, _ in obs], request.pairing, (request.start, request.end))
+    assert jobs, "the test simulation must give at least one fusion job"
+    with BeamTestPipeline() as p:
+        out = p | beam.Create(obs) | PairScenes(request)
+        got = out["jobs"] | beam.Map(lambda jt: (jt[0].date, tuple(pr.fine.scene.id for pr in jt[0].pairs)))
+        assert_that(
+            got, equal_to([(j.date, tuple(pr.fine.scene.id for pr in j.pairs)) for j in jobs]), label="jobs"
+        )
+        reasons = out[DEAD_LETTER] | beam.Map(lambda r: r["reason"])
+        assert_that(reasons, equal_to([s.reason for s in skips]), label="skips")
+
+
+def test_plan_blocks_cuts_halo_blocks_and_skips_existing(pipe_scenes: Path, tmp_path: Path) -> None:
+    request = pipe_request(pipe_scenes, tmp_path / "out")
+    jobs = _jobs(request)
+    meta = get_metadata("starfm")
+    model_dir = resolve_model("starfm")
+    checksum = package_checksum(model_dir)
+    done = product_spec(jobs[0][0], meta, checksum, str(model_dir), dict(meta.parameters))
+    for path in (done.cog_path(request.output), done.item_path(request.output)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("finished earlier")
+    with BeamTestPipeline() as p:
+        out = p | beam.Create(jobs) | PlanBlocks(request.output, meta, checksum, str(model_dir), 128)
+        shapes = out.blocks | beam.Map(
+            lambda b: (b.spec.product_id, b.n_blocks, b.block.read.height, b.block.read.width)
+        )
+        expected = [
+            (product_spec(j, meta, checksum, str(model_dir), dict(meta.parameters)).product_id, 4, 192, 192)
+            for j, _ in jobs[1:]
+            for _ in range(4)
+        ]
+        assert_that(shapes, equal_to(expected), label="blocks")
+        assert_that(
+            out.existing | beam.Map(lambda r: r["product_id"]), equal_to([done.product_id]), label="existing"
+        )
+
+
+def _block_jobs(request: Any, n: int = 1) -> list[BlockJob]:
+    meta = get_metadata(request.model)
+    model_dir = resolve_model(request.model)
+    job, tile = _jobs(request)[0]
+    spec = product_spec(job, meta, package_checksum(model_dir), str(model_dir), dict(meta.parameters))
+    blocks = plan_blocks(*tile.shape, request.block_size, 32, align=16)
+    return [BlockJob(job, tile, spec, b, len(blocks)) for b in blocks[:n]]
+
+
+def test_read_blocks_gives_finite_model_inputs_and_dead_letters_a_truncated_cog(
+    pipe_scenes: Path, tmp_path: Path
+) -> None:
+    scenes = tmp_path / "scenes"
+    shutil.copytree(pipe_scenes, scenes)
+    request = pipe_request(scenes, tmp_path / "out")
+    good, bad = _block_jobs(request, 2)
+    href = bad.job.pairs[0].fine.scene.bands["red"]
+    # The bad block reads the same files, so break a file only the second element sees:
+    # a copy of the scene whose red band is truncated.
+    from dataclasses import replace
+
+    broken_href = str(tmp_path / "truncated_SR_B4.TIF")
+    data = Path(href).read_bytes()
+    Path(broken_href).write_bytes(data[: len(data) // 3])
+    fine = replace(
+        bad.job.pairs[0].fine.scene, bands={**bad.job.pairs[0].fine.scene.bands, "red": broken_href}
+    )
+    pair = replace(bad.job.pairs[0], fine=replace(bad.job.pairs[0].fine, scene=fine))
+    bad = replace(bad, job=replace(bad.job, pairs=(pair, *bad.job.pairs[1:])))
+    meta = get_metadata("starfm")
+
+    def check(payload: Any) -> tuple[int, bool, bool]:
+        arrays = payload.inputs.arrays
+        return (
+            len(arrays),
+            all(np.isfinite(a).all() for a in arrays.values()),
+            arrays["fine_tk1"].shape == (192, 192, 6) and arrays["coarse_t0"].shape == (12, 12, 6),
+        )
+
+    with BeamTestPipeline() as p:
+        out = p | beam.Create([good, bad]) | ReadBlocks(meta)
+        assert_that(out.blocks | beam.Map(check), equal_to([(7, True, True)]), label="inputs")
+        dead = out[DEAD_LETTER] | beam.Map(lambda r: (r["stage"], r["kind"], r["asset"]))
+        assert_that(dead, equal_to([("read", "failed", broken_href)]), label="dead")
+
+
+def test_fuse_blocks_runs_the_model_package_through_run_inference(pipe_scenes: Path, tmp_path: Path) -> None:
+    from pipelines.fuse import BlockPayload
+
+    request = pipe_request(pipe_scenes, tmp_path / "out")
+    meta = get_metadata("starfm")
+    payloads = []
+    for bj in _block_jobs(request, 2):
+        inputs = read_block(bj.job, bj.tile, bj.block, meta, bj.spec.product_id, bj.n_blocks)
+        payloads.append(BlockPayload(inputs, bj.spec, bj.tile))
+
+    def check(out: BlockOutput) -> tuple[tuple[int, ...], bool, bool]:
+        return out.fused.shape, bool(np.isfinite(out.fused[:, out.valid]).all()), bool(out.valid.mean() > 0.2)
+
+    with BeamTestPipeline() as p:
+        out = p | beam.Create(payloads) | FuseBlocks(str(resolve_model("starfm")))
+        assert_that(
+            out["blocks"] | beam.Map(check), equal_to([((6, 128, 128), True, True)] * 2), label="fused"
+        )
+        assert_that(out[DEAD_LETTER], equal_to([]), label="none failed")
+
+
+def test_assemble_products_writes_complete_products_only(pipe_scenes: Path, tmp_path: Path) -> None:
+    request = pipe_request(pipe_scenes, tmp_path / "out")
+    bjs = _block_jobs(request, 4)
+    outputs = []
+    for bj in bjs:
+        out = BlockOutput.empty(bj.spec, bj.tile, bj.block, bj.n_blocks)
+        out.fused[:] = 0.1 * (1 + bj.block.index[0])
+        out.valid[:] = True
+        outputs.append(out)
+    from dataclasses import replace
+
+    other = replace(bjs[0].spec, product_id=bjs[0].spec.product_id + "-other")
+    incomplete = replace(outputs[0], spec=other)
+    with BeamTestPipeline() as p:
+        out = p | beam.Create([*outputs, incomplete]) | AssembleProducts(request.output)
+        assert_that(out.products | beam.Map(lambda r: r["status"]), equal_to(["written"]), label="written")
+        dead = out[DEAD_LETTER] | beam.Map(lambda r: (r["key"], "1 of 4 blocks" in r["reason"]))
+        assert_that(dead, equal_to([(other.product_id, True)]), label="incomplete")
+    cog = bjs[0].spec.cog_path(request.output)
+    with rasterio.open(cog) as src:
+        data = src.read()
+        assert src.nodata == NODATA and src.dtypes[0] == "int16"
+    assert data[:, :128].min() == 1000 and data[:, 128:].max() == 2000
+    assert not other.item_path(request.output).exists()
+
+
+def test_publish_stac_lists_products_and_rewrites_nothing_unchanged(
+    pipe_scenes: Path, tmp_path: Path
+) -> None:
+    request = pipe_request(pipe_scenes, tmp_path / "out", model="naive")
+    run_fusion(request, tmp_path / "report")
+    catalog = Path(request.output) / "catalog.json"
+    before = catalog.stat().st_mtime_ns
+    with BeamTestPipeline() as p:
+        written = p | beam.Create([{"product_id": "x"}]) | PublishStac(request.output)
+        assert_that(written, equal_to([[]]))
+    assert catalog.stat().st_mtime_ns == before
+    assert (
+        json.loads(catalog.read_text())["links"][1]["href"]
+        == "./eo-fusion-spatiotemporal-naive/collection.json"
+    )
+
+
+# ------------------------------------------------------------------ whole runs
+
+
+@pytest.fixture(scope="module")
+def starfm_run(pipe_scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
+    root = tmp_path_factory.mktemp("run")
+    request = pipe_request(pipe_scenes, root / "products")
+    summary = run_fusion(request, root / "report")
+    return request, summary, root
+
+
+def test_run_writes_valid_cogs_and_a_valid_self_contained_catalog(starfm_run: Any, tmp_path: Path) -> None:
+    request, summary, _ = starfm_run
+    assert summary.written, summary.text()
+    assert not [r for r in summary.dead_letters if r["kind"] == "failed"], summary.text()
+    out = Path(request.output)
+    cogs = sorted(out.rglob("*.tif"))
+    assert len(cogs) == len(summary.written)
+    for cog in cogs:
+        valid, errors, _ = is_valid_cog(cog)
+        assert valid, (cog, errors)
+        with rasterio.open(cog) as src:
+            assert src.nodata == NODATA and src.count == 6 and src.overviews(1)
+    code, results, text = stac_validate_recursive(out / "catalog.json", tmp_path)
+    assert code == 0, text
+    assert results and all(r["valid_stac"] for r in results)
+    assert broken_links_and_assets(out / "catalog.json") == []
+    for item_path in out.glob("eo-fusion-*/*/*/*.json"):
+        item = json.loads(item_path.read_text())
+        derived = [lk for lk in item["links"] if lk["rel"] == "derived_from"]
+        assert len(derived) >= 3  # target + at least one (fine, coarse) pair
+        for link in derived:
+            target = json.loads((item_path.parent / link["href"]).read_text())
+            assert target["type"] == "Feature"
+        data = item["assets"]["data"]
+        assert data["file:checksum"].startswith("1220") and len(data["file:checksum"]) == 68
+        assert data["raster:bands"][0]["scale"] == 1e-4 and data["raster:bands"][0]["nodata"] == -9999
+        assert item["properties"]["eo-fusion:model"]["checksum"].startswith("sha256:")
+
+
+def test_second_run_writes_nothing_and_reports_existing(starfm_run: Any) -> None:
+    request, first, root = starfm_run
+    out = Path(request.output)
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    again = run_fusion(request, root / "report-2")
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert again.written == []
+    assert sorted(p["product_id"] for p in again.existing) == sorted(p["product_id"] for p in first.written)
+    assert f"skipped as existing: {len(first.written)}" in again.text()
+
+
+def test_same_request_gives_same_paths_and_pixels(starfm_run: Any, tmp_path: Path) -> None:
+    request, _, _ = starfm_run
+    from dataclasses import replace
+
+    other = replace(request, output=str(tmp_path / "again"))
+    run_fusion(other, tmp_path / "report")
+    a = sorted(p.relative_to(request.output) for p in Path(request.output).rglob("*.tif"))
+    b = sorted(p.relative_to(other.output) for p in Path(other.output).rglob("*.tif"))
+    assert a == b
+    for rel in a:
+        with rasterio.open(Path(request.output) / rel) as x, rasterio.open(Path(other.output) / rel) as y:
+            assert np.array_equal(x.read(), y.read())
+
+
+def test_truncated_cog_and_all_cloud_target_are_dead_lettered(pipe_scenes: Path, tmp_path: Path) -> None:
+    scenes = tmp_path / "scenes"
+    shutil.copytree(pipe_scenes, scenes)
+    request = pipe_request(scenes, tmp_path / "products")
+    jobs = _jobs(request)
+    assert len(jobs) >= 2, "need two fusion dates to break one of each"
+    # 1. all-cloud target: set every QA value of the first job's MODIS target to "cloudy".
+    target = jobs[0][0].target.scene
+    with rasterio.open(target.qa_href) as src:
+        qa, transform, crs, nodata = src.read(1), src.transform, src.crs, src.nodata
+    # MOD09 state bits 0-1 = 01: cloudy, everywhere.
+    write_cog(target.qa_href, np.full_like(qa, 0b01), transform=transform, crs=crs.to_wkt(), nodata=nodata)
+    # 2. truncated COG: cut the red band of the second job's nearest Landsat reference.
+    red = Path(jobs[1][0].pairs[0].fine.scene.bands["red"])
+    blob = red.read_bytes()
+    red.write_bytes(blob[: len(blob) // 2])
+    summary = run_fusion(request, tmp_path / "report")
+    by_stage = {(r["stage"], r["kind"]) for r in summary.dead_letters}
+    cloudy = [r for r in summary.dead_letters if r["stage"] == "pair" and "too cloudy" in r["reason"]]
+    assert any(target.id in r["key"] and r["asset"] == target.qa_href for r in cloudy), summary.dead_letters
+    broken = [r for r in summary.dead_letters if r["kind"] == "failed" and r["asset"] == str(red)]
+    assert broken and all(r["stage"] in ("read", "assess") for r in broken), summary.dead_letters
+    assert ("read", "failed") in by_stage
+    assert all(r["key"].startswith("spatiotemporal-starfm-") and "/block-" in r["key"] for r in broken)
+    text = summary.text()
+    assert "too cloudy" in text and "failed" in text
+    assert f"dead-letter records: {len(summary.dead_letters)}" in text
+    # The rest of the run completed: every job that used neither broken input was written.
+    assert summary.written, text
+    assert (tmp_path / "report" / "dead-letter.jsonl").read_text().count("\n") == len(summary.dead_letters)
