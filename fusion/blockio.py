@@ -59,11 +59,14 @@ def read_asset(
     try:
         with rasterio.open(href) as src:
             if src.crs is None:
-                raise BlockReadError(f"{href}: the raster has no CRS; cannot place it on the output grid")
+                raise BlockReadError(
+                    f"{href}: the raster has no CRS; cannot place it on the output grid", href
+                )
             if expect_epsg is not None and src.crs.to_epsg() not in (None, expect_epsg):
                 raise BlockReadError(
                     f"{href}: raster CRS EPSG:{src.crs.to_epsg()} contradicts the item's proj:epsg "
-                    f"{expect_epsg}; fix the item or the asset"
+                    f"{expect_epsg}; fix the item or the asset",
+                    href,
                 )
             nodata = src.nodata
             with WarpedVRT(
@@ -80,7 +83,7 @@ def read_asset(
     except BlockReadError:
         raise
     except (RasterioError, OSError) as exc:
-        raise BlockReadError(f"{href}: {type(exc).__name__}: {exc}") from exc
+        raise BlockReadError(f"{href}: {type(exc).__name__}: {exc}", href) from exc
     return data, nodata
 
 

@@ -44,4 +44,13 @@ class ModelPackageError(FusionError, ValueError):
 
 
 class BlockReadError(FusionError, OSError):
-    """An input asset could not be read for a block (missing, truncated, corrupt, wrong CRS)."""
+    """An input asset could not be read for a block (missing, truncated, corrupt, wrong CRS).
+
+    ``asset`` is the href that failed, when one did (dead-letter records name it)."""
+
+    def __init__(self, message: str, asset: str | None = None) -> None:
+        super().__init__(message)
+        self.asset = asset
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror) otherwise
+        return str(self.args[0])

@@ -58,10 +58,8 @@ def _count(name: str, n: int = 1) -> None:
     Metrics.counter(NAMESPACE, name).inc(n)
 
 
-def _asset_of(message: str) -> str | None:
-    """The href a BlockReadError names (its message starts with ``href: ``)."""
-    head = message.split(": ", 1)[0]
-    return head if ("/" in head or "://" in head) else None
+def _asset_of(exc: FusionError) -> str | None:
+    return getattr(exc, "asset", None)
 
 
 # ------------------------------------------------------------------------------------------
@@ -136,7 +134,7 @@ class _AssessDoFn(beam.DoFn):
                     "assess",
                     str(exc),
                     key=f"{item.tile.id}/{item.scene.id}",
-                    asset=_asset_of(str(exc)) or item.scene.qa_href,
+                    asset=_asset_of(exc) or item.scene.qa_href,
                 ),
             )
             return
@@ -309,7 +307,7 @@ class _ReadDoFn(beam.DoFn):
         except FusionError as exc:
             _count("blocks_dead_lettered")
             yield beam.pvalue.TaggedOutput(
-                DEAD_LETTER, dead_letter("read", str(exc), key=key, asset=_asset_of(str(exc)))
+                DEAD_LETTER, dead_letter("read", str(exc), key=key, asset=_asset_of(exc))
             )
             return
         _count("blocks_read")
@@ -428,11 +426,19 @@ class FuseBlocks(beam.PTransform[Any, Any]):
             ).with_exception_handling()
         )
 
-        def to_record(element: Any) -> dict[str, Any]:
-            _count("blocks_dead_lettered")
-            payload, error = element if isinstance(element, tuple) and len(element) == 2 else (element, "")
-            key = getattr(getattr(payload, "spec", None), "product_id", "")
-            return dead_letter("inference", f"model failed: {error}", key=key)
+        def to_record(element: tuple[Sequence[BlockPayload], Any]) -> dict[str, Any]:
+            """Beam gives (failed batch, exception); one record names every block of it."""
+            batch, error = element
+            _count("blocks_dead_lettered", len(batch))
+            keys = sorted(
+                {
+                    f"{p.spec.product_id}/block-{p.inputs.block.index[0]}-{p.inputs.block.index[1]}"
+                    for p in batch
+                }
+            )
+            return dead_letter(
+                "inference", f"model failed on {len(batch)} block(s): {error}", key=",".join(keys)
+            )
 
         dead = failed.failed_inferences | "FailedInference" >> beam.Map(to_record)
         return {"blocks": main, DEAD_LETTER: dead}

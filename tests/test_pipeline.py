@@ -340,3 +340,24 @@ def test_truncated_cog_and_all_cloud_target_are_dead_lettered(pipe_scenes: Path,
     # The rest of the run completed: every job that used neither broken input was written.
     assert summary.written, text
     assert (tmp_path / "report" / "dead-letter.jsonl").read_text().count("\n") == len(summary.dead_letters)
+
+
+def test_fuse_blocks_dead_letters_a_failing_batch(pipe_scenes: Path, tmp_path: Path) -> None:
+    from pipelines.fuse import BlockPayload
+
+    request = pipe_request(pipe_scenes, tmp_path / "out")
+    meta = get_metadata("starfm")
+    (bj,) = _block_jobs(request, 1)
+    inputs = read_block(bj.job, bj.tile, bj.block, meta, bj.spec.product_id, bj.n_blocks)
+    del inputs.arrays["coarse_t0"]  # the model cannot run without its target
+    with BeamTestPipeline() as p:
+        out = (
+            p
+            | beam.Create([BlockPayload(inputs, bj.spec, bj.tile)])
+            | FuseBlocks(str(resolve_model("starfm")))
+        )
+        assert_that(out["blocks"], equal_to([]), label="nothing fused")
+        dead = out[DEAD_LETTER] | beam.Map(
+            lambda r: (r["stage"], "coarse_t0" in r["reason"], r["key"].endswith("block-0-0"))
+        )
+        assert_that(dead, equal_to([("inference", True, True)]), label="dead")
