@@ -44,6 +44,8 @@ from fusion.request import FusionRequest
 
 NAMESPACE = "eo-fusion"
 DEAD_LETTER = "dead_letter"
+#: Markers of dead-lettered blocks, so AssembleProducts can refuse their products.
+FAILED_BLOCKS = "failed_blocks"
 log = logging.getLogger("eo-fusion")
 
 
@@ -309,6 +311,9 @@ class _ReadDoFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(
                 DEAD_LETTER, dead_letter("read", str(exc), key=key, asset=_asset_of(exc))
             )
+            yield beam.pvalue.TaggedOutput(
+                FAILED_BLOCKS, BlockFailed(bj.spec.product_id, bj.block, bj.n_blocks)
+            )
             return
         _count("blocks_read")
         self.bytes_read.update(inputs.bytes_read)
@@ -344,7 +349,7 @@ class ReadBlocks(beam.PTransform[Any, Any]):
 
     def expand(self, blocks: PCollection) -> DoOutputsTuple:
         return blocks | "Read" >> beam.ParDo(_ReadDoFn(self.metadata)).with_outputs(
-            DEAD_LETTER, "empty", main="blocks"
+            DEAD_LETTER, FAILED_BLOCKS, "empty", main="blocks"
         )
 
 
@@ -367,6 +372,15 @@ class BlockOutput:
         return cls(
             spec, tile, block, n_blocks, np.zeros((len(spec.bands), h, w), np.float32), np.zeros((h, w), bool)
         )
+
+
+@dataclass
+class BlockFailed:
+    """Tells AssembleProducts that a block of its product was dead-lettered upstream."""
+
+    product_id: str
+    block: Block
+    n_blocks: int
 
 
 class FusionModelHandler(ModelHandler[BlockPayload, BlockOutput, LoadedModel]):
@@ -441,29 +455,39 @@ class FuseBlocks(beam.PTransform[Any, Any]):
             )
 
         dead = failed.failed_inferences | "FailedInference" >> beam.Map(to_record)
-        return {"blocks": main, DEAD_LETTER: dead}
+        markers = failed.failed_inferences | "FailedBlocks" >> beam.FlatMap(
+            lambda element: [
+                BlockFailed(p.spec.product_id, p.inputs.block, p.inputs.n_blocks) for p in element[0]
+            ]
+        )
+        return {"blocks": main, DEAD_LETTER: dead, FAILED_BLOCKS: markers}
 
 
 # ------------------------------------------------------------------------------------------
 # AssembleProducts and PublishStac
 
 
-def assemble(element: tuple[str, Iterable[BlockOutput]], output: str, cog_profile: str) -> Iterator[Any]:
+def assemble(
+    element: tuple[str, Iterable[BlockOutput | BlockFailed]], output: str, cog_profile: str
+) -> Iterator[Any]:
     product_id, group = element
-    parts = sorted(group, key=lambda b: b.block.index)
-    first = parts[0]
-    if len(parts) != first.n_blocks:
+    members = list(group)
+    parts = sorted((m for m in members if isinstance(m, BlockOutput)), key=lambda b: b.block.index)
+    failed = [m for m in members if isinstance(m, BlockFailed)]
+    expected = members[0].n_blocks
+    if failed or len(parts) != expected:
         _count("products_dead_lettered")
         yield beam.pvalue.TaggedOutput(
             DEAD_LETTER,
             dead_letter(
                 "assemble",
-                f"incomplete: {len(parts)} of {first.n_blocks} blocks arrived (see the block records); "
-                "not published, a re-run retries it",
+                f"incomplete: {len(parts)} of {expected} blocks fused, {len(failed)} dead-lettered "
+                "(see the block records); not published, a re-run retries it",
                 key=product_id,
             ),
         )
         return
+    first = parts[0]
     tile = first.tile
     height, width = tile.shape
     data = np.full((len(first.spec.bands), height, width), np.nan, np.float32)
@@ -506,7 +530,8 @@ class AssembleProducts(beam.PTransform[Any, Any]):
     def expand(self, blocks: PCollection) -> DoOutputsTuple:
         return (
             blocks
-            | "KeyByProduct" >> beam.Map(lambda b: (b.spec.product_id, b))
+            | "KeyByProduct"
+            >> beam.Map(lambda b: (b.product_id if isinstance(b, BlockFailed) else b.spec.product_id, b))
             | "GroupBlocks" >> beam.GroupByKey()
             | "WriteCog"
             >> beam.FlatMap(assemble, self.output, self.cog_profile).with_outputs(
@@ -574,7 +599,12 @@ def build_pipeline(
     )
     read = planned.blocks | "ReadBlocks" >> ReadBlocks(metadata)
     fused = read.blocks | "FuseBlocks" >> FuseBlocks(str(model_dir))
-    blocks = (fused["blocks"], read.empty) | "AllBlocks" >> beam.Flatten()
+    blocks = (
+        fused["blocks"],
+        read.empty,
+        read[FAILED_BLOCKS],
+        fused[FAILED_BLOCKS],
+    ) | "AllBlocks" >> beam.Flatten()
     assembled = blocks | "AssembleProducts" >> AssembleProducts(request.output, request.cog_profile)
     dead = (
         assessed[DEAD_LETTER],

@@ -25,6 +25,7 @@ from pipelines.fuse import (
     DEAD_LETTER,
     AssembleProducts,
     AssessScenes,
+    BlockFailed,
     BlockJob,
     BlockOutput,
     FuseBlocks,
@@ -214,11 +215,17 @@ def test_assemble_products_writes_complete_products_only(pipe_scenes: Path, tmp_
 
     other = replace(bjs[0].spec, product_id=bjs[0].spec.product_id + "-other")
     incomplete = replace(outputs[0], spec=other)
+    # A product whose every block was dead-lettered upstream still gets a product-level record.
+    lost = [BlockFailed(bjs[0].spec.product_id + "-lost", bj.block, bj.n_blocks) for bj in bjs]
     with BeamTestPipeline() as p:
-        out = p | beam.Create([*outputs, incomplete]) | AssembleProducts(request.output)
+        out = p | beam.Create([*outputs, incomplete, *lost]) | AssembleProducts(request.output)
         assert_that(out.products | beam.Map(lambda r: r["status"]), equal_to(["written"]), label="written")
-        dead = out[DEAD_LETTER] | beam.Map(lambda r: (r["key"], "1 of 4 blocks" in r["reason"]))
-        assert_that(dead, equal_to([(other.product_id, True)]), label="incomplete")
+        dead = out[DEAD_LETTER] | beam.Map(lambda r: (r["key"], r["reason"].split(" (")[0]))
+        expected = [
+            (other.product_id, "incomplete: 1 of 4 blocks fused, 0 dead-lettered"),
+            (bjs[0].spec.product_id + "-lost", "incomplete: 0 of 4 blocks fused, 4 dead-lettered"),
+        ]
+        assert_that(dead, equal_to(expected), label="incomplete")
     cog = bjs[0].spec.cog_path(request.output)
     with rasterio.open(cog) as src:
         data = src.read()
@@ -333,6 +340,9 @@ def test_truncated_cog_and_all_cloud_target_are_dead_lettered(pipe_scenes: Path,
     broken = [r for r in summary.dead_letters if r["kind"] == "failed" and r["asset"] == str(red)]
     assert broken and all(r["stage"] in ("read", "assess") for r in broken), summary.dead_letters
     assert ("read", "failed") in by_stage
+    incomplete = [r for r in summary.dead_letters if r["stage"] == "assemble"]
+    assert incomplete and all("incomplete" in r["reason"] and r["kind"] == "failed" for r in incomplete)
+    assert {r["key"] for r in incomplete} == {r["key"].split("/")[0] for r in broken}
     assert all(r["key"].startswith("spatiotemporal-starfm-") and "/block-" in r["key"] for r in broken)
     text = summary.text()
     assert "too cloudy" in text and "failed" in text
