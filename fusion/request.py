@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from shapely.geometry import box
+from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
-from fusion.catalog import Scene, SearchRequest, as_utc_range, parse_aoi, reproject_geometry
+from fusion.catalog import (
+    Scene,
+    SearchRequest,
+    as_utc_range,
+    parse_aoi,
+    reproject_geometry,
+    search_static_catalog,
+)
 from fusion.errors import ConfigError
 from fusion.grid import GridSpec, Tile, utm_grid
 from fusion.pairing import PairingConfig
@@ -158,3 +165,29 @@ def _date(value: Any, name: str) -> dt.date:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
         raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD") from exc
+
+
+@dataclass(frozen=True)
+class SceneOnTile:
+    tile: Tile
+    scene: Scene
+    role: str
+
+
+def search_scenes(request: FusionRequest) -> list[SceneOnTile]:
+    """Search the catalog; every scene on every output tile its footprint intersects."""
+    scenes = search_static_catalog(request.catalog, request.search_request())
+    fine = [s for s in scenes if s.collection == request.fine_collection]
+    coarse = [s for s in scenes if s.collection == request.coarse_collection]
+    if not fine or not coarse:
+        return []
+    grid = request.grid(fine)
+    tiles = request.output_tiles(grid, fine)
+    out = []
+    for role, group in (("fine", fine), ("coarse", coarse)):
+        for scene in group:
+            footprint = reproject_geometry(shape(scene.geometry).segmentize(0.01), "EPSG:4326", grid.crs)
+            for tile in tiles:
+                if footprint.intersects(box(*tile.bounds)):
+                    out.append(SceneOnTile(tile, scene, role))
+    return out

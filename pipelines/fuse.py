@@ -27,7 +27,6 @@ from apache_beam.pvalue import DoOutputsTuple, PBegin, PCollection
 from apache_beam.transforms import combiners, window
 
 from fusion.blockio import BlockInputs, read_block, stack_batch, tile_clear_fraction
-from fusion.catalog import Scene, reproject_geometry, search_static_catalog
 from fusion.errors import FusionError
 from fusion.grid import Block, Tile, crop_halo, plan_blocks
 from fusion.models import resolve_model
@@ -40,7 +39,7 @@ from fusion.models.package import (
 )
 from fusion.pairing import FusionJob, Observation, Skip, pair_tile
 from fusion.publish import ProductSpec, product_spec, update_catalog, write_product
-from fusion.request import FusionRequest
+from fusion.request import FusionRequest, SceneOnTile, search_scenes
 
 NAMESPACE = "eo-fusion"
 DEAD_LETTER = "dead_letter"
@@ -66,34 +65,6 @@ def _asset_of(exc: FusionError) -> str | None:
 
 # ------------------------------------------------------------------------------------------
 # SearchScenes
-
-
-@dataclass(frozen=True)
-class SceneOnTile:
-    tile: Tile
-    scene: Scene
-    role: str
-
-
-def search_scenes(request: FusionRequest) -> list[SceneOnTile]:
-    """Search the catalog; every scene on every output tile its footprint intersects."""
-    from shapely.geometry import box, shape
-
-    scenes = search_static_catalog(request.catalog, request.search_request())
-    fine = [s for s in scenes if s.collection == request.fine_collection]
-    coarse = [s for s in scenes if s.collection == request.coarse_collection]
-    if not fine or not coarse:
-        return []
-    grid = request.grid(fine)
-    tiles = request.output_tiles(grid, fine)
-    out = []
-    for role, group in (("fine", fine), ("coarse", coarse)):
-        for scene in group:
-            footprint = reproject_geometry(shape(scene.geometry).segmentize(0.01), "EPSG:4326", grid.crs)
-            for tile in tiles:
-                if footprint.intersects(box(*tile.bounds)):
-                    out.append(SceneOnTile(tile, scene, role))
-    return out
 
 
 @dataclass

@@ -21,6 +21,7 @@ from fusion.models.package import package_checksum
 from fusion.pairing import Observation, pair_tile
 from fusion.publish import NODATA, product_spec
 from fusion.rasterio_io import write_cog
+from fusion.request import search_scenes
 from pipelines.fuse import (
     DEAD_LETTER,
     AssembleProducts,
@@ -34,7 +35,6 @@ from pipelines.fuse import (
     PublishStac,
     ReadBlocks,
     SearchScenes,
-    search_scenes,
 )
 from pipelines.run import run_fusion
 from tests.helpers import broken_links_and_assets, is_valid_cog, stac_validate_recursive
