@@ -66,8 +66,10 @@ def _stderr_progress(quiet: bool) -> Any:
 def main() -> None:
     """eo-fusion: fuse Landsat, Sentinel-2 and MODIS imagery into analysis-ready products.
 
-    Start with `fusion simulate --out DIR` to make a local multi-sensor STAC catalog, then
-    `fusion search DIR/catalog.json` to list its scenes.
+    `fusion demo` runs everything on simulated data. Otherwise start with
+    `fusion simulate --out DIR` (a local multi-sensor STAC catalog), list its scenes with
+    `fusion search DIR`, and fuse them with `fusion run --catalog DIR --output OUT --start ...
+    --end ...`.
     """
 
 
