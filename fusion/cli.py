@@ -361,27 +361,20 @@ def run(
     Arguments after the options (e.g. --runner DirectRunner --direct_num_workers 2) go to
     Apache Beam unchanged. Prints the run summary; products already present are skipped.
     """
-    from fusion.pairing import PairingConfig
     from fusion.request import FusionRequest
     from pipelines.run import run_fusion
 
     def go() -> None:
         _setup_logging(quiet)
-        data: dict[str, Any] = {}
-        base = None
-        if request_file is not None:
-            base = request_file.parent.resolve()
-            loaded = FusionRequest.from_file(request_file)
-            data = loaded.to_json()
+        # File paths are resolved against the file's folder by from_file, flags against the cwd.
+        data: dict[str, Any] = FusionRequest.from_file(request_file).to_json() if request_file else {}
         gap = fields.pop("max_gap_days")
         for key, value in fields.items():
             if value is not None:
                 data[key] = value
         if gap is not None:
             data["pairing"] = {**(data.get("pairing") or {}), "max_gap_days": gap}
-        if isinstance(data.get("pairing"), PairingConfig):
-            data["pairing"] = data["pairing"].__dict__
-        request = FusionRequest.from_mapping(data, base=None if base is None else Path.cwd())
+        request = FusionRequest.from_mapping(data, base=Path.cwd())
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         report = report_dir or Path("fusion-reports") / stamp
         summary = run_fusion(request, report, list(ctx.args))

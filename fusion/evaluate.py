@@ -135,14 +135,8 @@ def score_table(scores: list[ProductScore]) -> str:
             f"| {s.date} | {s.truth_date} | {s.model} | {s.valid_fraction:.0%} | "
             f"{s.scored_fraction:.0%} | {s.rmse:.4f} | {s.ssim:.4f} |"
         )
-    by_model: dict[str, list[ProductScore]] = {}
-    for s in scores:
-        by_model.setdefault(s.model, []).append(s)
-    for model, group in sorted(by_model.items()):
-        lines.append(
-            f"| **mean** | | **{model}** | | | **{np.mean([g.rmse for g in group]):.4f}** | "
-            f"**{np.mean([g.ssim for g in group]):.4f}** |"
-        )
+    for model, mean in mean_by_model(scores).items():
+        lines.append(f"| **mean** | | **{model}** | | | **{mean['rmse']:.4f}** | **{mean['ssim']:.4f}** |")
     return "\n".join(lines)
 
 

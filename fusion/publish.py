@@ -126,6 +126,11 @@ def to_int16(reflectance: npt.NDArray[np.floating], valid: npt.NDArray[np.bool_]
     return out
 
 
+def from_int16(data: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
+    """int16 × 10⁻⁴ product values -> float32 reflectance, NaN at NODATA (inverse of :func:`to_int16`)."""
+    return np.where(data == NODATA, np.nan, data.astype(np.float32) * np.float32(SCALE)).astype(np.float32)
+
+
 def multihash_sha256(path: Path) -> str:
     """``file:checksum`` value: multihash of SHA2-256 (code 0x12, length 0x20) in hex."""
     return "1220" + hashlib.sha256(path.read_bytes()).hexdigest()
@@ -180,15 +185,11 @@ def write_product(
         thumb_bands = list(range(min(3, len(spec.bands))))
         thumb_bands += [thumb_bands[-1]] * (3 - len(thumb_bands))
     step = max(1, max(data.shape[1:]) // 512)
-    preview = np.where(
-        data[thumb_bands, ::step, ::step] == NODATA, np.nan, data[thumb_bands, ::step, ::step] * SCALE
-    )
+    preview = from_int16(data[thumb_bands, ::step, ::step])
     write_png(preview, spec.thumbnail_path(output))
     item = product_item(spec, tile, cog, valid)
     item_path = spec.item_path(output)
-    tmp = item_path.with_name(f".{item_path.name}.partial")
-    tmp.write_text(json.dumps(item, indent=2) + "\n")
-    os.replace(tmp, item_path)
+    _write_if_changed(item_path, item)
     return item_path
 
 
@@ -276,6 +277,7 @@ def product_item(spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np
 
 
 def _write_if_changed(path: Path, obj: dict[str, Any]) -> bool:
+    """Write JSON through a temporary name unless the file already holds exactly this content."""
     text = json.dumps(obj, indent=2) + "\n"
     if path.is_file() and path.read_text() == text:
         return False
@@ -379,6 +381,4 @@ def read_product(path: str | os.PathLike[str]) -> tuple[npt.NDArray[np.float32],
 
     with rasterio.open(path) as src:
         data = src.read()
-    valid = np.all(data != NODATA, axis=0)
-    out = np.where(data == NODATA, np.nan, data.astype(np.float32) * np.float32(SCALE)).astype(np.float32)
-    return out, valid
+    return from_int16(data), np.all(data != NODATA, axis=0)

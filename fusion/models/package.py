@@ -164,6 +164,8 @@ class LoadedModel:
     metadata: ModelMetadata
     checksum: str
     function: Callable[..., Any]
+    #: The loaded SavedModel object; kept so its variables live as long as ``function``.
+    module: Any = None
 
     def predict(self, inputs: Mapping[str, npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
         import tensorflow as tf
@@ -231,9 +233,7 @@ def load_model_package(path: str | os.PathLike[str]) -> LoadedModel:
         )
     signature = module.signatures[metadata.signature]
     check_signature(metadata, signature, str(root))
-    loaded = LoadedModel(root, metadata, package_checksum(root), signature)
-    loaded._module = module  # type: ignore[attr-defined]  # keep the trackable alive with the function
-    return loaded
+    return LoadedModel(root, metadata, package_checksum(root), signature, module)
 
 
 def export_package(
