@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# checkov pins its own dependency tree, which clashes with Beam's: it gets a venv of its own.
+CHECKOV_VENV ?= .venv-checkov
 
 .PHONY: install demo test lint clean
 
@@ -12,7 +14,13 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,lint]"
+	$(BIN)/python -m pip install --quiet -e ".[cpu,test,lint]"
+	touch $@
+
+$(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r infra/requirements-checkov.txt
 	touch $@
 
 demo: install
@@ -23,8 +31,8 @@ lint: install
 	$(BIN)/ruff format --check fusion pipelines
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/pytest
+test: lint $(CHECKOV_VENV)/.installed
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -54,3 +54,7 @@ class BlockReadError(FusionError, OSError):
 
     def __str__(self) -> str:  # OSError would format (errno, strerror) otherwise
         return str(self.args[0])
+
+
+class LaunchError(FusionError, RuntimeError):
+    """A cloud launch cannot start: credentials, project or permissions are missing."""

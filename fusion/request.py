@@ -69,12 +69,31 @@ class FusionRequest:
     # ---------------------------------------------------------------- construction
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], base: Path | None = None) -> FusionRequest:
+    def from_mapping(
+        cls, data: Mapping[str, Any], base: Path | None = None, today: dt.date | None = None
+    ) -> FusionRequest:
+        """Build a request from plain fields. A relative period (``last_days``, optionally
+        ``lag_days``) instead of ``start``/``end`` is resolved against ``today`` (UTC) here, at
+        launch, so a scheduled job with a fixed body processes a rolling window."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known - set(RELATIVE_PERIOD_FIELDS))
         if unknown:
-            raise ConfigError(f"unknown request field(s) {unknown}; known fields are {sorted(known)}")
+            raise ConfigError(
+                f"unknown request field(s) {unknown}; known fields are "
+                f"{sorted(known | set(RELATIVE_PERIOD_FIELDS))}"
+            )
         kwargs = dict(data)
+        last_days = kwargs.pop("last_days", None)
+        lag_days = kwargs.pop("lag_days", None)
+        if last_days is not None:
+            if kwargs.get("start") is not None or kwargs.get("end") is not None:
+                raise ConfigError(
+                    "give either start/end or last_days (a rolling period), not both; "
+                    "drop start/end to process the last N days"
+                )
+            kwargs["start"], kwargs["end"] = relative_period(last_days, lag_days or 0, today)
+        elif lag_days is not None:
+            raise ConfigError("lag_days only applies with last_days")
         for key in ("start", "end"):
             if key not in kwargs:
                 raise ConfigError(f"request needs {key!r} (YYYY-MM-DD)")
@@ -96,20 +115,8 @@ class FusionRequest:
         return cls(**kwargs)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> FusionRequest:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"request file {p} does not exist")
-        text = p.read_text()
-        try:
-            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(
-                f"request file {p} is not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}"
-            ) from exc
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"request file {p} must hold a mapping of request fields")
-        return cls.from_mapping(data, base=p.parent.resolve())
+    def from_file(cls, path: str | os.PathLike[str], today: dt.date | None = None) -> FusionRequest:
+        return cls.from_mapping(request_fields_from_file(path), today=today)
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -154,6 +161,57 @@ class FusionRequest:
             aoi = box(min(xs), min(ys), max(xs), max(ys))
         local = reproject_geometry(aoi.segmentize(0.01), "EPSG:4326", grid.crs)
         return [t for t in grid.tiles_for_bounds(local.bounds) if box(*t.bounds).intersection(local).area > 0]
+
+
+RELATIVE_PERIOD_FIELDS = ("last_days", "lag_days")
+
+
+def parse_request_text(text: str, name: str) -> dict[str, Any]:
+    """Fields of a YAML or JSON request document (``name`` only chooses the parser and
+    names the document in errors)."""
+    is_json = name.endswith(".json")
+    try:
+        data = json.loads(text) if is_json else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"request file {name} is not valid {'JSON' if is_json else 'YAML'}: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"request file {name} must hold a mapping of request fields")
+    return dict(data)
+
+
+def request_fields_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Fields of a local request file, ``catalog``/``output`` resolved against its folder."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"request file {p} does not exist")
+    data = parse_request_text(p.read_text(), str(p))
+    for key in ("catalog", "output"):
+        if key in data and "://" not in str(data[key]):
+            data[key] = str((p.parent.resolve() / str(data[key])).resolve())
+    return data
+
+
+def relative_period(
+    last_days: Any, lag_days: Any = 0, today: dt.date | None = None
+) -> tuple[dt.date, dt.date]:
+    """``(start, end)`` of "the last ``last_days`` days, ending ``lag_days`` before today (UTC)".
+
+    ``last_days=16, lag_days=0`` on 2024-03-20 gives 2024-03-05 .. 2024-03-20 (16 dates). A lag
+    leaves time for late-published inputs (e.g. MODIS composites appear days after their period).
+    """
+    try:
+        n, lag = int(last_days), int(lag_days)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"last_days {last_days!r} / lag_days {lag_days!r} must be whole numbers of days"
+        ) from exc
+    if n < 1:
+        raise ConfigError(f"last_days {n} must be at least 1")
+    if lag < 0:
+        raise ConfigError(f"lag_days {lag} must not be negative")
+    today = today or dt.datetime.now(dt.UTC).date()
+    end = today - dt.timedelta(days=lag)
+    return end - dt.timedelta(days=n - 1), end
 
 
 def _date(value: Any, name: str) -> dt.date:

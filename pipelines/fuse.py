@@ -27,7 +27,7 @@ from apache_beam.pvalue import DoOutputsTuple, PBegin, PCollection
 from apache_beam.transforms import combiners, window
 
 from fusion.blockio import BlockInputs, read_block, stack_batch, tile_clear_fraction
-from fusion.errors import FusionError
+from fusion.errors import ConfigError, FusionError
 from fusion.grid import Block, Tile, crop_halo, plan_blocks
 from fusion.models import resolve_model
 from fusion.models.package import (
@@ -552,11 +552,24 @@ class PipelineOutputs:
     stac: PCollection
 
 
+def check_output_location(output: str) -> None:
+    """Refuse an output the publisher cannot write yet. Products are written with local file
+    operations; a ``gs://`` prefix would become a folder named ``gs:`` on each worker's disk
+    and vanish with it."""
+    scheme = output.split("://", 1)[0] if "://" in output else None
+    if scheme is not None:
+        raise ConfigError(
+            f"output {output!r}: writing products to {scheme}:// is not supported yet (GCS outputs are "
+            "open work); give a local folder"
+        )
+
+
 def build_pipeline(
     request: FusionRequest, pipeline: beam.Pipeline, report_dir: str | None = None
 ) -> PipelineOutputs:
     """Add the fusion graph for ``request`` to ``pipeline`` (not run). With ``report_dir``,
     product records and dead letters are also written there as JSON lines."""
+    check_output_location(request.output)
     model_dir = resolve_model(request.model)
     metadata = read_metadata(model_dir)
     checksum = package_checksum(model_dir)

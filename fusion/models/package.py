@@ -13,6 +13,7 @@ the SavedModel's signature matches the metadata and refuses a package that does 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -217,10 +218,28 @@ def check_signature(metadata: ModelMetadata, signature: Any, source: str) -> Non
         )
 
 
+def enable_gpu_memory_growth() -> list[str]:
+    """Let TensorFlow grow GPU memory on demand instead of reserving all of it at start.
+
+    Dataflow GPU workers run one SDK process per VM (``no_use_multiple_sdk_containers``); memory
+    growth also keeps a second process (e.g. a restarted harness) from failing to allocate.
+    Must run before the first op touches the GPU; later calls are harmless. Returns the GPUs seen.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        # RuntimeError: already initialised, the setting it had stays.
+        with contextlib.suppress(RuntimeError):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return [g.name for g in gpus]
+
+
 def load_model_package(path: str | os.PathLike[str]) -> LoadedModel:
     """Load a model package and check its serving signature against its metadata."""
     import tensorflow as tf
 
+    enable_gpu_memory_growth()
     root = Path(path)
     metadata = read_metadata(root)
     saved = root / SAVED_MODEL_DIR
