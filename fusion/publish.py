@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from fusion import storage
 from fusion.catalog import COG_MEDIA_TYPE, STAC_EXTENSIONS, round_geometry, wgs84_polygon
 from fusion.grid import Tile
 from fusion.models.package import ModelMetadata
@@ -61,18 +63,21 @@ class ProductSpec:
     end_datetime: dt.datetime
     reference_dates: tuple[dt.date, ...]
 
-    def cog_path(self, output: str | os.PathLike[str]) -> Path:
-        return Path(output) / self.relative_dir / f"{self.product_id}.tif"
+    def folder(self, output: str | os.PathLike[str]) -> str:
+        return storage.join(output, *self.relative_dir.split("/"))
 
-    def item_path(self, output: str | os.PathLike[str]) -> Path:
-        return Path(output) / self.relative_dir / f"{self.product_id}.json"
+    def cog_path(self, output: str | os.PathLike[str]) -> str:
+        return storage.join(self.folder(output), f"{self.product_id}.tif")
 
-    def thumbnail_path(self, output: str | os.PathLike[str]) -> Path:
-        return Path(output) / self.relative_dir / f"{self.product_id}.png"
+    def item_path(self, output: str | os.PathLike[str]) -> str:
+        return storage.join(self.folder(output), f"{self.product_id}.json")
+
+    def thumbnail_path(self, output: str | os.PathLike[str]) -> str:
+        return storage.join(self.folder(output), f"{self.product_id}.png")
 
     def exists(self, output: str | os.PathLike[str]) -> bool:
         """Finished: the Item (written last) and the COG are both there."""
-        return self.item_path(output).is_file() and self.cog_path(output).is_file()
+        return storage.exists(self.item_path(output)) and storage.exists(self.cog_path(output))
 
 
 def collection_id(task: str, model: str) -> str:
@@ -151,12 +156,12 @@ def _dot(relative: str) -> str:
     return relative if relative.startswith(("./", "../")) else f"./{relative}"
 
 
-def _relative(target: str | None, start: Path) -> str | None:
+def _relative(target: str | None, start: str) -> str | None:
+    """A link from the folder ``start`` to ``target``: relative within one store, else absolute."""
     if target is None:
         return None
-    if "://" in target:
-        return target
-    return _dot(os.path.relpath(Path(target).resolve(), start.resolve()))
+    rel = storage.relative(target, start)
+    return _dot(rel) if rel is not None else target
 
 
 def write_product(
@@ -167,35 +172,46 @@ def write_product(
     valid: npt.NDArray[np.bool_],
     *,
     cog_profile: str = "zstd",
-) -> Path:
-    """Write COG, thumbnail and Item (last) for one product; returns the Item path."""
+) -> str:
+    """Write COG, thumbnail and Item (last) for one product; returns the Item location.
+
+    Files are made in a scratch folder and then moved into place (a local rename, or an
+    upload to GCS), so a reader never sees a partial file and a product without its Item is
+    an unfinished one that the next run redoes."""
     data = to_int16(reflectance, valid)
-    cog = write_cog(
-        spec.cog_path(output),
-        data,
-        transform=tile.transform,
-        crs=tile.grid.crs,
-        nodata=NODATA,
-        profile=cog_profile,
-        band_descriptions=list(spec.bands),
-        tags={"PRODUCT_ID": spec.product_id, "MODEL": f"{spec.model} {spec.model_version}"},
-    )
-    thumb_bands = [spec.bands.index(b) for b in QUICKLOOK_BANDS if b in spec.bands]
-    if len(thumb_bands) < 3:
-        thumb_bands = list(range(min(3, len(spec.bands))))
-        thumb_bands += [thumb_bands[-1]] * (3 - len(thumb_bands))
-    step = max(1, max(data.shape[1:]) // 512)
-    preview = from_int16(data[thumb_bands, ::step, ::step])
-    write_png(preview, spec.thumbnail_path(output))
-    item = product_item(spec, tile, cog, valid)
+    with tempfile.TemporaryDirectory(prefix="eo-fusion-product-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        cog = write_cog(
+            scratch / f"{spec.product_id}.tif",
+            data,
+            transform=tile.transform,
+            crs=tile.grid.crs,
+            nodata=NODATA,
+            profile=cog_profile,
+            band_descriptions=list(spec.bands),
+            tags={"PRODUCT_ID": spec.product_id, "MODEL": f"{spec.model} {spec.model_version}"},
+        )
+        thumb_bands = [spec.bands.index(b) for b in QUICKLOOK_BANDS if b in spec.bands]
+        if len(thumb_bands) < 3:
+            thumb_bands = list(range(min(3, len(spec.bands))))
+            thumb_bands += [thumb_bands[-1]] * (3 - len(thumb_bands))
+        step = max(1, max(data.shape[1:]) // 512)
+        preview = from_int16(data[thumb_bands, ::step, ::step])
+        thumb = write_png(preview, scratch / f"{spec.product_id}.png")
+        item = product_item(spec, tile, cog, valid, spec.folder(output))
+        storage.put_file(cog, spec.cog_path(output), COG_MEDIA_TYPE)
+        storage.put_file(thumb, spec.thumbnail_path(output), "image/png")
     item_path = spec.item_path(output)
     _write_if_changed(item_path, item)
     return item_path
 
 
-def product_item(spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np.bool_]) -> dict[str, Any]:
-    """The STAC Item dict of a written product (links relative to the Item's folder)."""
-    here = cog.parent
+def product_item(
+    spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np.bool_], folder: str
+) -> dict[str, Any]:
+    """The STAC Item dict of a product whose COG is ``cog`` (a local file; it will live in
+    ``folder``, next to the Item). Links are relative to that folder where they can be."""
+    here = folder
     geom = wgs84_polygon(tile.bounds, tile.grid.crs)
     epsg = tile.grid.epsg
     sensor_note = ", ".join(f"{role}={item_id}" for role, item_id, _ in spec.input_items)
@@ -266,7 +282,7 @@ def product_item(spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np
                 "file:size": cog.stat().st_size,
             },
             "thumbnail": {
-                "href": f"./{spec.thumbnail_path(here).name}",
+                "href": f"./{spec.product_id}.png",
                 "type": "image/png",
                 "title": "Thumbnail (swir16, nir08, red; 0-0.5 reflectance)",
                 "roles": ["thumbnail"],
@@ -276,39 +292,48 @@ def product_item(spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np
     }
 
 
-def _write_if_changed(path: Path, obj: dict[str, Any]) -> bool:
-    """Write JSON through a temporary name unless the file already holds exactly this content."""
+def _write_if_changed(location: str, obj: dict[str, Any]) -> bool:
+    """Write JSON (atomically) unless the file already holds exactly this content."""
     text = json.dumps(obj, indent=2) + "\n"
-    if path.is_file() and path.read_text() == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return True
+    return storage.write_if_changed(location, text.encode(), "application/json")
 
 
-def update_catalog(output: str | os.PathLike[str]) -> list[Path]:
+def _rel(target: str, start_dir: str) -> str:
+    rel = storage.relative(target, start_dir)
+    if rel is None:  # both live under one output root, so this cannot happen
+        raise ValueError(f"{target} is not reachable from {start_dir}")
+    return _dot(rel)
+
+
+def update_catalog(output: str | os.PathLike[str]) -> list[str]:
     """(Re)write collection and catalog JSON for every product Item under ``output``.
 
-    Items are discovered on disk, so products of earlier runs stay listed; files whose content
-    would not change are not rewritten (a re-run of a finished window writes nothing).
-    Returns the paths written.
+    Items are discovered in the store, so products of earlier runs stay listed; files whose
+    content would not change are not rewritten (a re-run of a finished window writes nothing).
+    Returns the locations written.
     """
-    root = Path(output)
-    written: list[Path] = []
-    collections = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("eo-fusion-"))
-    children = []
-    for coll_dir in collections:
-        item_files = sorted(coll_dir.rglob("*.json"))
-        item_files = [p for p in item_files if p.name != "collection.json" and not p.name.startswith(".")]
-        if not item_files:
+    root = str(output)
+    written: list[str] = []
+    by_collection: dict[str, list[str]] = {}
+    for location in storage.list_files(root, ".json"):
+        rel = location[len(root) :].lstrip("/").replace(os.sep, "/")
+        parts = rel.split("/")
+        name = parts[-1]
+        if len(parts) < 2 or not parts[0].startswith("eo-fusion-") or name.startswith("."):
             continue
-        items = [json.loads(p.read_text()) for p in item_files]
+        if name == "collection.json" or ".partial" in name:
+            continue
+        by_collection.setdefault(parts[0], []).append(location)
+    children = []
+    for coll_name in sorted(by_collection):
+        coll_dir = storage.join(root, coll_name)
+        item_files = sorted(by_collection[coll_name])
+        items = [json.loads(storage.read_bytes(p)) for p in item_files]
         for path, item in zip(item_files, items, strict=True):
+            here = storage.parent(path)
             links = [lk for lk in item["links"] if lk["rel"] == "derived_from"]
-            rel_coll = _dot(os.path.relpath(coll_dir / "collection.json", path.parent))
-            rel_root = _dot(os.path.relpath(root / "catalog.json", path.parent))
+            rel_coll = _rel(storage.join(coll_dir, "collection.json"), here)
+            rel_root = _rel(storage.join(root, "catalog.json"), here)
             links += [
                 {"rel": "collection", "href": rel_coll, "type": "application/json"},
                 {"rel": "parent", "href": rel_coll, "type": "application/json"},
@@ -325,7 +350,7 @@ def update_catalog(output: str | os.PathLike[str]) -> list[Path]:
             "type": "Collection",
             "stac_version": "1.1.0",
             "stac_extensions": [STAC_EXTENSIONS[k] for k in ("eo", "proj", "raster")],
-            "id": coll_dir.name,
+            "id": coll_name,
             "title": f"eo-fusion {first['properties']['eo-fusion:task']} products, model "
             f"{first['properties']['eo-fusion:model']['name']}",
             "description": "Fused surface reflectance written by eo-fusion (int16 × 1e-4, nodata -9999).",
@@ -351,13 +376,13 @@ def update_catalog(output: str | os.PathLike[str]) -> list[Path]:
                 {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
             ]
             + [
-                {"rel": "item", "href": _dot(os.path.relpath(p, coll_dir)), "type": "application/geo+json"}
-                for p in item_files
+                {"rel": "item", "href": _rel(p, coll_dir), "type": "application/geo+json"} for p in item_files
             ],
         }
-        if _write_if_changed(coll_dir / "collection.json", coll):
-            written.append(coll_dir / "collection.json")
-        children.append(coll_dir.name)
+        coll_path = storage.join(coll_dir, "collection.json")
+        if _write_if_changed(coll_path, coll):
+            written.append(coll_path)
+        children.append(coll_name)
     catalog = {
         "type": "Catalog",
         "stac_version": "1.1.0",
@@ -370,8 +395,9 @@ def update_catalog(output: str | os.PathLike[str]) -> list[Path]:
             for name in children
         ],
     }
-    if _write_if_changed(root / "catalog.json", catalog):
-        written.append(root / "catalog.json")
+    catalog_path = storage.join(root, "catalog.json")
+    if _write_if_changed(catalog_path, catalog):
+        written.append(catalog_path)
     return written
 
 

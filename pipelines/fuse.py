@@ -524,9 +524,7 @@ class PublishStac(beam.PTransform[Any, Any]):
         output = self.output
 
         def publish(records: list[dict[str, Any]]) -> list[str]:
-            from pathlib import Path
-
-            if not Path(output).is_dir():
+            if not records:
                 return []
             written = update_catalog(output)
             _count("stac_files_written", len(written))
@@ -553,14 +551,12 @@ class PipelineOutputs:
 
 
 def check_output_location(output: str) -> None:
-    """Refuse an output the publisher cannot write yet. Products are written with local file
-    operations; a ``gs://`` prefix would become a folder named ``gs:`` on each worker's disk
-    and vanish with it."""
-    scheme = output.split("://", 1)[0] if "://" in output else None
-    if scheme is not None:
+    """Refuse an output the publisher cannot write: a local folder or ``gs://`` only (any other
+    scheme would otherwise fail at the first product, after all the reading and fusing)."""
+    if "://" in output and not output.startswith("gs://"):
+        scheme = output.split("://", 1)[0]
         raise ConfigError(
-            f"output {output!r}: writing products to {scheme}:// is not supported yet (GCS outputs are "
-            "open work); give a local folder"
+            f"output {output!r}: products can be written to a local folder or gs://BUCKET/PATH, not {scheme}://"
         )
 
 

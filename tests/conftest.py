@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +46,12 @@ def pipe_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pipe") / "scenes"
     simulate(PIPE_SIM, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def gcs() -> Iterator[Any]:
+    """A running GCS emulator (STORAGE_EMULATOR_HOST is set while it runs)."""
+    from tests.servers.gcs import gcs_emulator
+
+    with gcs_emulator() as emulator:
+        yield emulator

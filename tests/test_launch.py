@@ -267,16 +267,15 @@ def test_template_entry_point_reports_a_bad_request_without_a_traceback(
     assert "end 2023-01-01 is before start 2023-02-01" in caplog.text
 
 
-def test_a_gs_output_is_refused_before_anything_is_written(
+def test_an_unsupported_output_scheme_is_refused_before_anything_is_written(
     pipe_scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Until the GCS sink exists, gs:// must not silently become a local folder named 'gs:'."""
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(
         main,
-        ["run", "--catalog", str(pipe_scenes), "--output", "gs://my-bucket/products",
+        ["run", "--catalog", str(pipe_scenes), "--output", "s3://my-bucket/products",
          "--start", "2023-07-01", "--end", "2023-07-02", "--report-dir", "report"],
     )  # fmt: skip
     assert result.exit_code == 2
-    assert "writing products to gs:// is not supported yet" in result.output
-    assert not (tmp_path / "gs:").exists()
+    assert "not s3://" in result.output
+    assert not (tmp_path / "s3:").exists()

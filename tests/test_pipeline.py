@@ -116,7 +116,7 @@ def test_plan_blocks_cuts_halo_blocks_and_skips_existing(pipe_scenes: Path, tmp_
     model_dir = resolve_model("starfm")
     checksum = package_checksum(model_dir)
     done = product_spec(jobs[0][0], meta, checksum, str(model_dir), dict(meta.parameters))
-    for path in (done.cog_path(request.output), done.item_path(request.output)):
+    for path in (Path(done.cog_path(request.output)), Path(done.item_path(request.output))):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("finished earlier")
     with BeamTestPipeline() as p:
@@ -231,7 +231,7 @@ def test_assemble_products_writes_complete_products_only(pipe_scenes: Path, tmp_
         data = src.read()
         assert src.nodata == NODATA and src.dtypes[0] == "int16"
     assert data[:, :128].min() == 1000 and data[:, 128:].max() == 2000
-    assert not other.item_path(request.output).exists()
+    assert not Path(other.item_path(request.output)).exists()
 
 
 def test_publish_stac_lists_products_and_rewrites_nothing_unchanged(

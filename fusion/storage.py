@@ -1,0 +1,206 @@
+"""Where products go: a local folder or a ``gs://`` prefix, behind one small set of functions.
+
+Every function takes a location string: a local path, or ``gs://BUCKET/PATH``. Local writes go
+through a temporary name and ``os.replace``; GCS writes upload a temporary object and copy it
+onto the final name with a generation precondition (``0`` = only if absent, ``N`` = only if
+still the version we compared against), so a retried or concurrent write never clobbers a newer
+object and a reader never sees half an object. The client honours ``STORAGE_EMULATOR_HOST``
+(tests use gcp-storage-emulator).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import posixpath
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fusion.errors import ConfigError, SceneNotFound
+
+GCS = "gs://"
+
+
+def is_gcs(location: str | os.PathLike[str]) -> bool:
+    return str(location).startswith(GCS)
+
+
+def is_remote(location: str | os.PathLike[str]) -> bool:
+    """A URL (any scheme but file://) rather than a local path."""
+    text = str(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def join(base: str | os.PathLike[str], *parts: str) -> str:
+    if is_remote(base):
+        return posixpath.join(str(base).rstrip("/"), *parts)
+    return str(Path(base).joinpath(*parts))
+
+
+def parent(location: str) -> str:
+    return posixpath.dirname(location.rstrip("/")) if is_remote(location) else str(Path(location).parent)
+
+
+def relative(target: str, start_dir: str) -> str | None:
+    """``target`` relative to the folder ``start_dir`` when both live in the same store (same
+    local disk, or same bucket); None when a relative link cannot reach it."""
+    if is_remote(target) != is_remote(start_dir):
+        return None
+    if is_remote(target):
+        t_scheme, t_rest = target.split("://", 1)
+        s_scheme, s_rest = start_dir.split("://", 1)
+        if t_scheme != s_scheme or t_rest.split("/", 1)[0] != s_rest.split("/", 1)[0]:
+            return None
+        rel = posixpath.relpath("/" + t_rest, "/" + s_rest.rstrip("/"))
+    else:
+        rel = os.path.relpath(Path(target).resolve(), Path(start_dir).resolve())
+    return rel if rel.startswith(".") else f"./{rel}"
+
+
+def split_gcs(location: str) -> tuple[str, str]:
+    if not is_gcs(location):
+        raise ConfigError(f"{location!r} is not a gs://BUCKET/PATH location")
+    bucket, _, name = location[len(GCS) :].partition("/")
+    if not bucket:
+        raise ConfigError(f"{location!r} names no bucket; write gs://BUCKET/PATH")
+    return bucket, name
+
+
+@functools.cache
+def _client_for_process(pid: int, emulator: str | None) -> Any:
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    if emulator:
+        from google.auth.credentials import AnonymousCredentials
+
+        project = os.environ.get("GOOGLE_CLOUD_PROJECT", "eo-fusion-emulator")
+        return storage.Client(project=project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    return storage.Client()
+
+
+def gcs_client() -> Any:
+    """One client per process (clients are not fork-safe), for the current emulator setting."""
+    return _client_for_process(os.getpid(), os.environ.get("STORAGE_EMULATOR_HOST"))
+
+
+def _blob(location: str) -> Any:
+    bucket, name = split_gcs(location)
+    return gcs_client().bucket(bucket).blob(name)
+
+
+def _check_remote_scheme(location: str) -> None:
+    if is_remote(location) and not is_gcs(location):
+        scheme = location.split("://", 1)[0]
+        raise ConfigError(f"cannot write to {scheme}:// ({location}); outputs go to a local folder or gs://")
+
+
+# ---------------------------------------------------------------------------------- reading
+
+
+def exists(location: str) -> bool:
+    if is_gcs(location):
+        return bool(_blob(location).exists())
+    return Path(location).is_file()
+
+
+def read_bytes(location: str) -> bytes:
+    if is_gcs(location):
+        from google.api_core.exceptions import NotFound
+
+        try:
+            data: bytes = _blob(location).download_as_bytes()
+        except NotFound as exc:
+            raise SceneNotFound(f"{location} does not exist") from exc
+        return data
+    path = Path(location)
+    if not path.is_file():
+        raise SceneNotFound(f"{location} does not exist")
+    return path.read_bytes()
+
+
+def list_files(prefix: str, suffix: str = "") -> list[str]:
+    """Every file under the folder ``prefix`` (recursively) whose name ends with ``suffix``, sorted."""
+    if is_gcs(prefix):
+        bucket, name = split_gcs(prefix)
+        folder = name.rstrip("/") + "/" if name else ""
+        blobs = gcs_client().list_blobs(bucket, prefix=folder)
+        return sorted(f"{GCS}{bucket}/{b.name}" for b in blobs if b.name.endswith(suffix))
+    root = Path(prefix)
+    if not root.is_dir():
+        return []
+    return sorted(str(p) for p in root.rglob(f"*{suffix}") if p.is_file())
+
+
+# ---------------------------------------------------------------------------------- writing
+
+
+def _gcs_put(location: str, data: bytes | None, source: Path | None, content_type: str | None) -> None:
+    """Upload to a temporary object, then copy onto ``location`` with a generation precondition."""
+    from google.api_core.exceptions import NotFound, PreconditionFailed
+
+    blob = _blob(location)
+    bucket = blob.bucket
+    tmp = bucket.blob(f"{blob.name}.partial-{uuid.uuid4().hex[:12]}")
+    if source is not None:
+        tmp.upload_from_filename(str(source), content_type=content_type)
+    else:
+        tmp.upload_from_string(data or b"", content_type=content_type)
+    try:
+        for _ in range(3):
+            try:
+                blob.reload()
+                generation = int(blob.generation)
+            except NotFound:
+                generation = 0
+            try:
+                bucket.copy_blob(tmp, bucket, blob.name, if_generation_match=generation)
+                return
+            except PreconditionFailed:
+                continue  # someone wrote it meanwhile: look again
+        raise OSError(f"{location} kept changing while it was written; try again")
+    finally:
+        with contextlib.suppress(NotFound):
+            tmp.delete()
+
+
+def write_bytes(location: str, data: bytes, content_type: str | None = None) -> None:
+    """Write a whole file atomically (readers see the old or the new content, never a part)."""
+    _check_remote_scheme(location)
+    if is_gcs(location):
+        _gcs_put(location, data, None, content_type)
+        return
+    path = Path(location)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_if_changed(location: str, data: bytes, content_type: str | None = None) -> bool:
+    """Write unless the file already holds exactly ``data``; True when something was written."""
+    try:
+        if read_bytes(location) == data:
+            return False
+    except SceneNotFound:
+        pass
+    write_bytes(location, data, content_type)
+    return True
+
+
+def put_file(source: str | os.PathLike[str], location: str, content_type: str | None = None) -> None:
+    """Move a finished local file (e.g. a COG written in a scratch folder) to ``location``."""
+    _check_remote_scheme(location)
+    src = Path(source)
+    if is_gcs(location):
+        _gcs_put(location, None, src, content_type)
+        return
+    dest = Path(location)
+    if src.resolve() == dest.resolve():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.partial")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
