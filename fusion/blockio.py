@@ -30,6 +30,7 @@ from fusion.errors import BlockReadError
 from fusion.grid import Block, Tile, Window, fine_to_coarse_window
 from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob
+from fusion.remote import ensure_gdal_env, http_status
 
 FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
@@ -55,7 +56,12 @@ class GridWindow:
 def read_asset(
     href: str, grid: GridWindow, resampling: Resampling, expect_epsg: int | None = None
 ) -> tuple[npt.NDArray[Any], float | None]:
-    """One asset's first band warped onto ``grid``: (array, nodata). Raises BlockReadError."""
+    """One asset's first band warped onto ``grid``: (array, nodata). Raises BlockReadError.
+
+    Remote hrefs (https://, gs://, s3://) are read through GDAL's network drivers with the
+    retrying configuration of :mod:`fusion.remote`; a read that still fails names the href and,
+    for HTTP, the status the server gives."""
+    ensure_gdal_env()
     try:
         with rasterio.open(href) as src:
             if src.crs is None:
@@ -83,7 +89,9 @@ def read_asset(
     except BlockReadError:
         raise
     except (RasterioError, OSError) as exc:
-        raise BlockReadError(f"{href}: {type(exc).__name__}: {exc}", href) from exc
+        status = http_status(href)
+        http = f"HTTP {status}: " if status is not None and status >= 400 else ""
+        raise BlockReadError(f"{href}: {http}{type(exc).__name__}: {exc}", href) from exc
     return data, nodata
 
 

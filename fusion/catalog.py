@@ -295,24 +295,34 @@ def item_matches(item: dict[str, Any], req: SearchRequest) -> bool:
 
 
 def _load_catalog(path: str | os.PathLike[str]) -> pystac.Catalog:
-    p = Path(path)
-    if p.is_dir():
-        p = p / "catalog.json"
-    if not p.exists():
-        raise SceneNotFound(
-            f"no STAC catalog at {p}; run `fusion simulate --out DIR` or give the catalog.json path"
-        )
+    from fusion.remote import read_stac
+
+    text = str(path)
+    if "://" in text and not text.startswith("file://"):
+        href = text if text.endswith(".json") else text.rstrip("/") + "/catalog.json"
+    else:
+        p = Path(path)
+        if p.is_dir():
+            p = p / "catalog.json"
+        if not p.exists():
+            raise SceneNotFound(
+                f"no STAC catalog at {p}; run `fusion simulate --out DIR` or give the catalog.json path"
+            )
+        href = str(p)
     try:
-        obj = pystac.read_file(str(p))
+        obj = read_stac(href)
+    except CatalogError:
+        raise
     except Exception as exc:
-        raise CatalogError(f"{p} is not a readable STAC catalog: {exc}") from exc
+        raise CatalogError(f"{href} is not a readable STAC catalog: {exc}") from exc
     if not isinstance(obj, pystac.Catalog):
-        raise CatalogError(f"{p} is a {type(obj).__name__}, not a catalog or collection")
+        raise CatalogError(f"{href} is a {type(obj).__name__}, not a catalog or collection")
     return obj
 
 
 def search_static_catalog(catalog: str | os.PathLike[str], req: SearchRequest) -> list[Scene]:
-    """Scenes of a local static catalog that satisfy ``req``, sorted by (datetime, collection, id)."""
+    """Scenes of a static catalog (local, http(s):// or gs://) that satisfy ``req``, sorted by
+    (datetime, collection, id)."""
     cat = _load_catalog(catalog)
     scenes = []
     for item in cat.get_items(recursive=True):
