@@ -331,7 +331,7 @@ def demo(out_dir: Path, quiet: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="YAML or JSON request file; flags below override its fields.",
 )
-@click.option("--catalog", help="Static STAC catalog (folder or catalog.json).")
+@click.option("--catalog", help="Static STAC catalog (folder, catalog.json or its URL) or a STAC API URL.")
 @click.option("--output", help="Output folder (a static STAC catalog of products).")
 @click.option("--start", type=DATE, help="First target date (inclusive).")
 @click.option("--end", type=DATE, help="Last target date (inclusive).")
@@ -346,6 +346,7 @@ def demo(out_dir: Path, quiet: bool) -> None:
 @click.option("--aoi", help="Area: 'minx,miny,maxx,maxy' in degrees or a GeoJSON file.")
 @click.option("--tiles", type=_CsvType(), help="Grid tile ids to produce, e.g. 14N-0020-0188.")
 @click.option("--model", help="Built-in model name (`fusion models`) or a model package folder. [starfm]")
+@click.option("--stac-api", help="Also publish the products to this STAC API (Transactions extension).")
 @click.option("--fine-collection", help="Fine collection id. [landsat-c2-l2]")
 @click.option("--coarse-collection", help="Coarse collection id. [modis-09A1-061]")
 @click.option("--epsg", type=int, help="Output UTM EPSG code. [the fine scenes' CRS]")
@@ -410,7 +411,7 @@ def _request_from(request_file: Path | None, fields: dict[str, Any]) -> Any:
     "request_uri",
     help="Request file (YAML/JSON): a gs:// URI, or for a direct launch also a local file.",
 )
-@click.option("--catalog", help="STAC catalog (gs:// for a static catalog).")
+@click.option("--catalog", help="Static catalog (gs:// or https:// catalog.json) or a STAC API URL.")
 @click.option("--output", help="Output prefix, gs://BUCKET/PATH.")
 @click.option("--start", type=DATE, help="First target date (inclusive).")
 @click.option("--end", type=DATE, help="Last target date (inclusive).")
@@ -423,6 +424,7 @@ def _request_from(request_file: Path | None, fields: dict[str, Any]) -> Any:
 @click.option("--aoi", help="Area: 'minx,miny,maxx,maxy' in degrees.")
 @click.option("--tiles", type=_CsvType(), help="Grid tile ids to produce.")
 @click.option("--model", help="Built-in model name or a package folder inside the image.")
+@click.option("--stac-api", help="Also publish the products to this STAC API (Transactions extension).")
 @click.option("--report-dir", help="gs:// prefix for run reports (one sub-folder per launch).")
 @click.option(
     "--runner",

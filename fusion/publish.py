@@ -401,6 +401,41 @@ def update_catalog(output: str | os.PathLike[str]) -> list[str]:
     return written
 
 
+def product_collections(output: str | os.PathLike[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(collection, items) of the product catalog under ``output``, with every asset and link
+    href made absolute (a STAC API serves them from elsewhere). Read after :func:`update_catalog`."""
+    root = str(output)
+    catalog = json.loads(storage.read_bytes(storage.join(root, "catalog.json")))
+    out = []
+    for child in (lk for lk in catalog["links"] if lk["rel"] == "child"):
+        coll_path = _absolute(child["href"], root)
+        coll = json.loads(storage.read_bytes(coll_path))
+        coll_dir = storage.parent(coll_path)
+        items = []
+        for link in (lk for lk in coll["links"] if lk["rel"] == "item"):
+            item_path = _absolute(link["href"], coll_dir)
+            item = json.loads(storage.read_bytes(item_path))
+            here = storage.parent(item_path)
+            for asset in item["assets"].values():
+                asset["href"] = _absolute(asset["href"], here)
+            for lk in item["links"]:
+                lk["href"] = _absolute(lk["href"], here)
+            items.append(item)
+        out.append((coll, items))
+    return out
+
+
+def _absolute(href: str, folder: str) -> str:
+    if storage.is_remote(href) or os.path.isabs(href):
+        return href
+    if storage.is_remote(folder):
+        import posixpath
+
+        scheme, rest = folder.split("://", 1)
+        return f"{scheme}://{posixpath.normpath(posixpath.join(rest, href))}"
+    return str((Path(folder) / href).resolve())
+
+
 def read_product(path: str | os.PathLike[str]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
     """A product COG as (B, H, W) float32 reflectance with NaN at nodata, and its valid mask."""
     import rasterio

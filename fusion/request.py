@@ -28,7 +28,7 @@ from fusion.catalog import (
     reproject_geometry,
     search_static_catalog,
 )
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, FusionError
 from fusion.grid import GridSpec, Tile, utm_grid
 from fusion.pairing import PairingConfig
 from fusion.rasterio_io import COG_PROFILES
@@ -54,6 +54,8 @@ class FusionRequest:
     block_size: int = 512
     cog_profile: str = "zstd"
     pairing: PairingConfig = field(default_factory=PairingConfig)
+    #: also publish the products (collection + items) to this STAC API (Transactions extension)
+    stac_api: str | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -225,6 +227,20 @@ def _date(value: Any, name: str) -> dt.date:
         raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD") from exc
 
 
+def is_stac_api(catalog: str) -> bool:
+    """Whether ``catalog`` is a STAC API (its landing page conforms to item search) rather than
+    a static catalog. Only http(s) URLs that do not name a .json file are asked."""
+    if not catalog.startswith(("http://", "https://")) or catalog.endswith(".json"):
+        return False
+    from fusion.remote import http_get
+
+    try:
+        landing = json.loads(http_get(catalog.rstrip("/") + "/", attempts=3))
+    except (FusionError, ValueError):
+        return False
+    return any("item-search" in str(c) for c in landing.get("conformsTo", []))
+
+
 @dataclass(frozen=True)
 class SceneOnTile:
     tile: Tile
@@ -234,7 +250,12 @@ class SceneOnTile:
 
 def search_scenes(request: FusionRequest) -> list[SceneOnTile]:
     """Search the catalog; every scene on every output tile its footprint intersects."""
-    scenes = search_static_catalog(request.catalog, request.search_request())
+    if is_stac_api(request.catalog):
+        from fusion.stacapi import search_api
+
+        scenes = search_api(request.catalog, request.search_request()).scenes
+    else:
+        scenes = search_static_catalog(request.catalog, request.search_request())
     fine = [s for s in scenes if s.collection == request.fine_collection]
     coarse = [s for s in scenes if s.collection == request.coarse_collection]
     if not fine or not coarse:

@@ -38,7 +38,13 @@ from fusion.models.package import (
     read_metadata,
 )
 from fusion.pairing import FusionJob, Observation, Skip, pair_tile
-from fusion.publish import ProductSpec, product_spec, update_catalog, write_product
+from fusion.publish import (
+    ProductSpec,
+    product_collections,
+    product_spec,
+    update_catalog,
+    write_product,
+)
 from fusion.request import FusionRequest, SceneOnTile, search_scenes
 
 NAMESPACE = "eo-fusion"
@@ -516,17 +522,34 @@ class PublishStac(beam.PTransform[Any, Any]):
     """Once every product is written: update collection and catalog JSON (writes only changes)."""
 
     output: str
+    stac_api: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__()
 
     def expand(self, products: PCollection) -> PCollection:
         output = self.output
+        stac_api = self.stac_api
 
         def publish(records: list[dict[str, Any]]) -> list[str]:
             if not records:
                 return []
             written = update_catalog(output)
+            if stac_api:
+                from fusion.stacapi import StacApiPublisher
+
+                publisher = StacApiPublisher(stac_api)
+                for collection, items in product_collections(output):
+                    try:
+                        result = publisher.publish(collection, items)
+                    except FusionError as exc:  # the products are written; only the API copy is missing
+                        _count("stac_api_failed", len(items))
+                        log.error("publishing %s to %s failed: %s", collection["id"], stac_api, exc)
+                        continue
+                    _count("stac_api_created", len(result.created))
+                    _count("stac_api_updated", len(result.updated))
+                    _count("stac_api_unchanged", len(result.unchanged))
+                    log.info("STAC API %s, %s: %s", stac_api, collection["id"], result.text())
             _count("stac_files_written", len(written))
             return [str(p) for p in written]
 
@@ -594,7 +617,7 @@ def build_pipeline(
         assembled[DEAD_LETTER],
     ) | "DeadLetters" >> beam.Flatten()
     published = (assembled.products, planned.existing) | "AllProducts" >> beam.Flatten()
-    stac = published | "PublishStac" >> PublishStac(request.output)
+    stac = published | "PublishStac" >> PublishStac(request.output, request.stac_api)
     if report_dir is not None:
         for label, pcoll in (("products", published), ("dead-letter", dead)):
             _ = (

@@ -23,7 +23,9 @@ from fusion.errors import ConfigError
 from fusion.request import RELATIVE_PERIOD_FIELDS, FusionRequest, parse_request_text
 
 #: Request fields that FusionOptions carries as flags (the rest come from a request file).
-REQUEST_FLAGS = ("catalog", "output", "start", "end", "last_days", "lag_days", "aoi", "tiles", "model")
+REQUEST_FLAGS = (
+    "catalog", "output", "start", "end", "last_days", "lag_days", "aoi", "tiles", "model", "stac_api",
+)  # fmt: skip
 
 
 class FusionOptions(PipelineOptions):
@@ -53,6 +55,9 @@ class FusionOptions(PipelineOptions):
         parser.add_argument("--tiles", default=None, help="Comma-separated grid tile ids to produce.")
         parser.add_argument(
             "--model", default=None, help="Built-in model name or a model package folder in the image."
+        )
+        parser.add_argument(
+            "--stac_api", default=None, help="Also publish the products to this STAC API (Transactions)."
         )
         parser.add_argument(
             "--report_dir",

@@ -55,3 +55,12 @@ def gcs() -> Iterator[Any]:
 
     with gcs_emulator() as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def stac_api() -> Iterator[Any]:
+    """stac-fastapi-pgstac on a throwaway PostgreSQL + PostGIS cluster (transactions enabled)."""
+    from tests.servers.pgstac import pgstac_api
+
+    with pgstac_api() as api:
+        yield api

@@ -1,0 +1,150 @@
+"""Search and publishing against a real STAC API: stac-fastapi-pgstac on PostgreSQL + PostGIS."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pystac
+import pytest
+from shapely.geometry import box
+
+from fusion.catalog import SearchRequest, search_static_catalog
+from fusion.simulate import SimulationResult
+from fusion.stacapi import StacApiPublisher, open_api, search_api
+from pipelines.run import run_fusion
+from tests.pipeline_fixtures import pipe_request
+from tests.servers.http_range import range_server
+from tests.servers.pgstac import pgstac_api
+
+UTC = dt.UTC
+
+
+def _catalog_dicts(
+    catalog: Path, served_at: str | None = None
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(collection, items) of a static catalog, asset hrefs made absolute for the API: file
+    paths, or with ``served_at`` the URLs of an HTTP server serving the catalog's folder."""
+    cat = pystac.Catalog.from_file(str(catalog))
+    root = catalog.parent.resolve()
+    out = []
+    for coll in cat.get_children():
+        items = []
+        for item in coll.get_items():
+            item.make_asset_hrefs_absolute()
+            if served_at is not None:
+                for asset in item.assets.values():
+                    asset.href = f"{served_at}/{Path(asset.href).resolve().relative_to(root).as_posix()}"
+            items.append(item.to_dict(include_self_link=False, transform_hrefs=False))
+        out.append((coll.to_dict(include_self_link=False, transform_hrefs=False), items))
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded(stac_api: Any, small_sim: SimulationResult) -> tuple[Any, Path, int]:
+    publisher = StacApiPublisher(stac_api.url)
+    n = 0
+    for coll, items in _catalog_dicts(small_sim.catalog_path):
+        result = publisher.publish(coll, items)
+        assert not result.updated and not result.unchanged  # a fresh database
+        n += len(items)
+    return stac_api, small_sim.catalog_path, n
+
+
+def _ids(scenes: list[Any]) -> list[str]:
+    return [s.id for s in scenes]
+
+
+def test_search_through_pystac_client_equals_brute_force_over_several_pages(
+    loaded: tuple[Any, Path, int],
+) -> None:
+    api, catalog, n = loaded
+    assert n >= 15
+    full = search_static_catalog(catalog, SearchRequest())
+    aoi = box(*full[0].bbox).centroid.buffer(0.01)
+    requests = [
+        SearchRequest(),
+        SearchRequest(collections=("landsat-c2-l2",)),
+        SearchRequest(collections=("modis-09A1-061", "sentinel-2-l2a")),
+        SearchRequest(
+            start=dt.datetime(2023, 7, 1, tzinfo=UTC), end=dt.datetime(2023, 7, 15, 23, 59, 59, tzinfo=UTC)
+        ),
+        SearchRequest(
+            start=dt.datetime(2023, 7, 3, tzinfo=UTC), end=dt.datetime(2023, 7, 3, 23, 59, 59, tzinfo=UTC)
+        ),
+        SearchRequest(aoi=aoi, max_cloud_cover=30.0),
+        SearchRequest(max_cloud_cover=0.0),
+        SearchRequest(aoi=box(10.0, 10.0, 10.1, 10.1)),
+    ]
+    for req in requests:
+        found = search_api(api.url, req, page_size=4)
+        expected = search_static_catalog(catalog, req)
+        assert _ids(found.scenes) == _ids(expected), req
+        assert found.dropped == [], req
+    # The unfiltered search really pages: at 4 items a page, at least 4 pages.
+    pages = list(open_api(api.url).search(limit=4, max_items=None).pages())
+    assert len(pages) >= 4 and sum(len(p.items) for p in pages) == n
+
+
+def test_publishing_twice_changes_nothing_and_a_change_is_an_update(
+    loaded: tuple[Any, Path, int],
+) -> None:
+    api, catalog, _ = loaded
+    publisher = StacApiPublisher(api.url)
+    for coll, items in _catalog_dicts(catalog):
+        again = publisher.publish(coll, items)
+        assert again.created == again.updated == []
+        assert len(again.unchanged) == len(items) + 1
+    coll, items = _catalog_dicts(catalog)[0]
+    changed = json.loads(json.dumps(items[0]))
+    changed["properties"]["eo-fusion:note"] = "reprocessed"
+    result = publisher.publish(coll, [changed])
+    assert result.updated == [changed["id"]]
+    stored = open_api(api.url).get_collection(coll["id"]).get_item(changed["id"])
+    assert stored.properties["eo-fusion:note"] == "reprocessed"
+    publisher.publish(coll, [items[0]])  # put it back for the other tests
+
+
+@pytest.mark.slow
+def test_a_run_searches_the_api_and_publishes_its_products_there_once(
+    pipe_scenes: Path, tmp_path: Path
+) -> None:
+    """Scenes found through pystac-client in pgSTAC, products published back through
+    Transactions; the products equal a run on the static catalog; a re-run publishes nothing."""
+    # A database of its own: the module's other scenes share collection ids and area.
+    with pgstac_api() as stac_api, range_server(pipe_scenes) as srv:
+        _run_against_the_api(stac_api, pipe_scenes, tmp_path, srv.url)
+
+
+def _run_against_the_api(stac_api: Any, pipe_scenes: Path, tmp_path: Path, served_at: str) -> None:
+    publisher = StacApiPublisher(stac_api.url)
+    for coll, items in _catalog_dicts(pipe_scenes / "catalog.json", served_at):
+        publisher.publish(coll, items)  # same collection ids as the module's small simulation
+    period = {"start": dt.date(2023, 6, 20), "end": dt.date(2023, 7, 12), "model": "naive"}
+    local = pipe_request(pipe_scenes, tmp_path / "local", **period)
+    via_api = dataclasses.replace(
+        local, catalog=stac_api.url, output=str(tmp_path / "api"), stac_api=stac_api.url
+    )
+    first_local = run_fusion(local, tmp_path / "report-local")
+    first = run_fusion(via_api, tmp_path / "report-api")
+    assert first.dead_letters == first_local.dead_letters
+    assert sorted(p["product_id"] for p in first.written) == sorted(
+        p["product_id"] for p in first_local.written
+    )
+    for cog in (tmp_path / "local").rglob("*.tif"):
+        assert (tmp_path / "api" / cog.relative_to(tmp_path / "local")).read_bytes() == cog.read_bytes()
+    n = len(first.written)
+    assert first.counters["stac_api_created"] == n + 1  # the collection and every product
+    # Searching the API returns the fused items, assets pointing at the written COGs.
+    found = list(open_api(stac_api.url).search(collections=["eo-fusion-spatiotemporal-naive"]).items())
+    assert sorted(i.id for i in found) == sorted(p["product_id"] for p in first.written)
+    for item in found:
+        assert Path(item.assets["data"].href).is_file()
+        assert any(lk.rel == "derived_from" for lk in item.links)
+    again = run_fusion(via_api, tmp_path / "report-api-2")
+    assert again.written == []
+    assert again.counters["stac_api_unchanged"] == n + 1
+    assert again.counters.get("stac_api_created", 0) == again.counters.get("stac_api_updated", 0) == 0
