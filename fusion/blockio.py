@@ -12,6 +12,7 @@ href and the reason, which the pipeline turns into a dead-letter record.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from fusion.grid import Block, Tile, Window, fine_to_coarse_window
 from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob
 from fusion.remote import ensure_gdal_env, http_status
+from fusion.sources import prepare_href
 
 FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
@@ -63,7 +65,9 @@ def read_asset(
     for HTTP, the status the server gives."""
     ensure_gdal_env()
     try:
-        with rasterio.open(href) as src:
+        # Sign (Planetary Computer) or authenticate (Earthdata) right before the read.
+        target, auth_options = prepare_href(href)
+        with rasterio.Env(**auth_options), rasterio.open(target) as src:
             if src.crs is None:
                 raise BlockReadError(
                     f"{href}: the raster has no CRS; cannot place it on the output grid", href
@@ -89,7 +93,9 @@ def read_asset(
     except BlockReadError:
         raise
     except (RasterioError, OSError) as exc:
-        status = http_status(href)
+        # GDAL names the status it got ("HTTP response code: 404"); otherwise ask the server.
+        said = re.search(r"HTTP response code: (\d{3})", str(exc))
+        status = int(said.group(1)) if said else http_status(href)
         http = f"HTTP {status}: " if status is not None and status >= 400 else ""
         raise BlockReadError(f"{href}: {http}{type(exc).__name__}: {exc}", href) from exc
     return data, nodata

@@ -180,7 +180,18 @@ def simulate(
 
 
 @main.command()
-@click.argument("catalog", type=click.Path(path_type=Path))
+@click.argument("catalog", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--source",
+    help="Search a STAC API instead: earth-search, planetary-computer, cmr-stac, or an https:// URL.",
+)
+@click.option(
+    "--max-items",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="With --source: stop after N.",
+)
 @click.option("--aoi", help="Area: 'minx,miny,maxx,maxy' in degrees, a GeoJSON file, or a GeoJSON string.")
 @click.option("--start", type=DATE, help="First day (inclusive).")
 @click.option("--end", type=DATE, help="Last day (inclusive).")
@@ -190,7 +201,9 @@ def simulate(
 @click.option("--max-cloud", type=click.FloatRange(0, 100), help="Maximum eo:cloud_cover in percent.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scenes as JSON lines instead of a table.")
 def search(
-    catalog: Path,
+    catalog: Path | None,
+    source: str | None,
+    max_items: int,
     aoi: str | None,
     start: dt.date | None,
     end: dt.date | None,
@@ -198,13 +211,31 @@ def search(
     max_cloud: float | None,
     as_json: bool,
 ) -> None:
-    """Search a static STAC CATALOG (a catalog.json or its folder) for scenes."""
+    """Search a static STAC CATALOG (a catalog.json or its folder), or a STAC API (--source).
+
+    With --source the API filters what it can (collections, area, period, and cloud cover
+    where it has the Query extension); the rest is filtered here. Items that could not be used
+    are listed after the scenes with the reason.
+    """
     from fusion.catalog import SearchRequest, as_utc_range, parse_aoi, search_static_catalog
 
     def go() -> None:
         t0, t1 = as_utc_range(start, end)
-        req = SearchRequest(parse_aoi(aoi), t0, t1, collections, max_cloud)
-        scenes = search_static_catalog(catalog, req)
+        if (catalog is None) == (source is None):
+            raise ConfigError("give either a CATALOG path or --source NAME/URL")
+        dropped: list[tuple[str, str]] = []
+        if source is not None:
+            from fusion.sources import resolve_source
+            from fusion.stacapi import search_api
+
+            src = resolve_source(source)
+            colls = collections or (src.collections or None)
+            req = SearchRequest(parse_aoi(aoi), t0, t1, colls, max_cloud)
+            found = search_api(src.url, req, max_items=max_items)
+            scenes, dropped = found.scenes, found.dropped
+        else:
+            req = SearchRequest(parse_aoi(aoi), t0, t1, collections, max_cloud)
+            scenes = search_static_catalog(str(catalog), req)
         if as_json:
             for s in scenes:
                 click.echo(json.dumps(s.to_json()))
@@ -214,6 +245,10 @@ def search(
             cc = "-" if s.cloud_cover is None else f"{s.cloud_cover:.1f}"
             click.echo(f"{s.datetime:%Y-%m-%d %H:%M:%S}  {s.collection:<16} {cc:>7}  {s.id}")
         click.echo(f"{len(scenes)} scene(s)")
+        if dropped:
+            click.echo(f"dropped {len(dropped)} item(s):")
+            for item_id, reason in dropped:
+                click.echo(f"  {item_id}: {reason}")
 
     _run(go)
 

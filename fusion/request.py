@@ -32,6 +32,7 @@ from fusion.errors import ConfigError, FusionError
 from fusion.grid import GridSpec, Tile, utm_grid
 from fusion.pairing import PairingConfig
 from fusion.rasterio_io import COG_PROFILES
+from fusion.sources import check_credentials
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,16 @@ def _date(value: Any, name: str) -> dt.date:
         raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD") from exc
 
 
+def check_request_credentials(request: FusionRequest) -> None:
+    """Fail before building a pipeline when the request's source needs a credential that is
+    missing (e.g. Earthdata Login for cmr-stac)."""
+    from fusion.sources import earthdata_gdal_options, source_for_catalog
+
+    source = source_for_catalog(request.catalog)
+    if source is not None and source.auth == "earthdata":
+        earthdata_gdal_options()
+
+
 def is_stac_api(catalog: str) -> bool:
     """Whether ``catalog`` is a STAC API (its landing page conforms to item search) rather than
     a static catalog. Only http(s) URLs that do not name a .json file are asked."""
@@ -258,6 +269,8 @@ def search_scenes(request: FusionRequest) -> list[SceneOnTile]:
         scenes = search_static_catalog(request.catalog, request.search_request())
     fine = [s for s in scenes if s.collection == request.fine_collection]
     coarse = [s for s in scenes if s.collection == request.coarse_collection]
+    # A missing credential stops the run here, before any pixel is read.
+    check_credentials([h for s in fine + coarse for h in (*s.bands.values(), s.qa_href) if h])
     if not fine or not coarse:
         return []
     grid = request.grid(fine)

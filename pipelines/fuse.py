@@ -45,7 +45,7 @@ from fusion.publish import (
     update_catalog,
     write_product,
 )
-from fusion.request import FusionRequest, SceneOnTile, search_scenes
+from fusion.request import FusionRequest, SceneOnTile, check_request_credentials, search_scenes
 
 NAMESPACE = "eo-fusion"
 DEAD_LETTER = "dead_letter"
@@ -589,6 +589,7 @@ def build_pipeline(
     """Add the fusion graph for ``request`` to ``pipeline`` (not run). With ``report_dir``,
     product records and dead letters are also written there as JSON lines."""
     check_output_location(request.output)
+    check_request_credentials(request)
     model_dir = resolve_model(request.model)
     metadata = read_metadata(model_dir)
     checksum = package_checksum(model_dir)

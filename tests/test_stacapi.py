@@ -148,3 +148,21 @@ def _run_against_the_api(stac_api: Any, pipe_scenes: Path, tmp_path: Path, serve
     assert again.written == []
     assert again.counters["stac_api_unchanged"] == n + 1
     assert again.counters.get("stac_api_created", 0) == again.counters.get("stac_api_updated", 0) == 0
+
+
+def test_fusion_search_source_lists_what_the_api_found(loaded: tuple[Any, Path, int]) -> None:
+    api, catalog, _ = loaded
+    from click.testing import CliRunner
+
+    from fusion.cli import main
+
+    result = CliRunner().invoke(
+        main, ["search", "--source", api.url, "--collections", "landsat-c2-l2", "--max-cloud", "50"]
+    )
+    assert result.exit_code == 0, result.output
+    expected = search_static_catalog(
+        catalog, SearchRequest(collections=("landsat-c2-l2",), max_cloud_cover=50.0)
+    )
+    assert f"{len(expected)} scene(s)" in result.output
+    for scene in expected:
+        assert scene.id in result.output

@@ -7,7 +7,12 @@ Serves a folder like a cloud bucket behind HTTPS would: ``HEAD``, ``GET`` with `
   (e.g. 429 or 503 with ``Retry-After: 0``), later ones succeed;
 * ``broken[path] = status``: every request gets ``status``;
 * ``truncate[path] = nbytes``: the file is served as if it had only its first ``nbytes`` bytes;
-* ``stall[path] = seconds``: each request waits that long before answering.
+* ``stall[path] = seconds``: each request waits that long before answering;
+* ``require_query`` / ``require_header``: answer 403 unless the query string contains that text
+  / the request carries that header value (a signed URL, a bearer token).
+
+It also answers proxy-style requests (``GET http://host/path``), so GDAL can be pointed at it
+with ``GDAL_HTTP_PROXY`` for hrefs on other hosts.
 
 ``requests`` counts requests per path (for asserting that retries happened).
 """
@@ -34,8 +39,12 @@ class Faults:
     broken: dict[str, int] = field(default_factory=dict)
     truncate: dict[str, int] = field(default_factory=dict)
     stall: dict[str, float] = field(default_factory=dict)
+    require_query: str | None = None
+    require_header: tuple[str, str] | None = None
     #: injected fail_first answers given so far, per path
     failed: Counter[str] = field(default_factory=Counter)
+    #: hosts seen in proxy-style requests
+    hosts: Counter[str] = field(default_factory=Counter)
 
     def clear(self) -> None:
         self.failed.clear()
@@ -89,11 +98,23 @@ def _handler(root: Path, faults: Faults, requests: Counter[str], lock: threading
                 self.wfile.write(body)
 
         def _serve(self, head: bool) -> None:
-            path = unquote(urlparse(self.path).path)
+            parsed = urlparse(self.path)
+            path = unquote(parsed.path)
+            if parsed.hostname:
+                with lock:
+                    faults.hosts[parsed.hostname] += 1
             status = self._fault(path)
             if status is not None:
                 self._error(status)
                 return
+            if faults.require_query is not None and faults.require_query not in parsed.query:
+                self._error(403)
+                return
+            if faults.require_header is not None:
+                name, value = faults.require_header
+                if self.headers.get(name) != value:
+                    self._error(403)
+                    return
             file = (root / path.lstrip("/")).resolve()
             if root.resolve() not in file.parents or not file.is_file():
                 self._error(404)
