@@ -507,8 +507,28 @@ def get_sensor(name: str) -> Sensor:
         ) from None
 
 
+#: Other catalogs' ids of collections whose items carry the same assets as ours.
+COLLECTION_ALIASES: dict[str, str] = {
+    "sentinel-2-c1-l2a": "sentinel-2-l2a",  # Earth Search collection 1: common-name asset keys
+    "HLSL30.v2.0": "hls2-l30",  # NASA CMR-STAC (LPCLOUD)
+    "HLSS30.v2.0": "hls2-s30",
+    "HLSL30.v1.5": "hls2-l30",
+    "HLSS30.v1.5": "hls2-s30",
+}
+#: Collections whose items eo-fusion cannot read, and why (search lists them as dropped).
+UNREADABLE_COLLECTIONS: dict[str, str] = {
+    "MOD09GA.v061": (
+        "CMR-STAC MOD09GA items hold one HDF4 granule, not per-band GeoTIFFs; eo-fusion reads COGs "
+        "(use planetary-computer's modis-09A1-061, or convert the granules)"
+    ),
+}
+
+
 def sensor_for_item(collection: str, platform: str | None) -> Sensor:
     """The sensor table for an item of ``collection`` acquired by ``platform``."""
+    if collection in UNREADABLE_COLLECTIONS:
+        raise UnknownNameError(f"collection {collection!r}: {UNREADABLE_COLLECTIONS[collection]}")
+    collection = COLLECTION_ALIASES.get(collection, collection)
     candidates = [s for s in SENSORS.values() if s.collection == collection]
     if not candidates:
         known = sorted({s.collection for s in SENSORS.values()})

@@ -92,6 +92,7 @@ PC_BLOB_HOST = re.compile(r"^[a-z0-9]+\.blob\.core\.windows\.net$")
 EARTHDATA_HOSTS = frozenset(
     {
         "data.lpdaac.earthdatacloud.nasa.gov",
+        "lpdaac.earthdata.nasa.gov",
         "data.laadsdaac.earthdatacloud.nasa.gov",
         "e4ftl01.cr.usgs.gov",
         "ladsweb.modaps.eosdis.nasa.gov",

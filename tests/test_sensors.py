@@ -279,3 +279,32 @@ def test_adapter_on_real_modis_composite_item() -> None:
     assert scene.bands["nir08"].endswith("sur_refl_b02.tif")
     assert scene.scale_offset["red"] == (0.0001, 0.0)
     assert scene.projection.epsg is None and scene.projection.wkt2
+
+
+@needs_examples
+def test_adapter_on_real_earth_search_collection_1_sentinel2_item() -> None:
+    item = pystac.Item.from_file(
+        str(SHARED / "sentinel-2-c1-l2a" / "es-item-S2B_T20EPT_20250731T131905_L2A.json")
+    )
+    scene = scene_from_item(item)
+    assert scene.sensor == "sentinel-2-msi" and scene.collection == "sentinel-2-c1-l2a"
+    assert scene.bands["red"] == item.assets["red"].href
+    # Collection 1 states the BOA offset in raster:bands; the adapter takes it from there.
+    assert scene.scale_offset["red"] == (0.0001, -0.1)
+    assert scene.qa_href == item.assets["scl"].href
+
+
+@needs_examples
+def test_adapter_on_real_cmr_stac_hls_item_and_its_credentials() -> None:
+    from fusion.sources import needs_earthdata
+
+    item = pystac.Item.from_file(str(SHARED / "hls2-l30" / "cmr-stac-item-G1994512890-LPCLOUD.json"))
+    scene = scene_from_item(item)
+    assert scene.sensor == "hls-l30" and scene.collection == "HLSL30.v1.5"
+    assert scene.bands["red"].endswith(".B04.tif") and scene.qa_href and scene.qa_href.endswith(".Fmask.tif")
+    assert all(needs_earthdata(h) for h in scene.bands.values())
+
+
+def test_unreadable_collections_are_refused_with_the_reason() -> None:
+    with pytest.raises(UnknownNameError, match="HDF4"):
+        S.sensor_for_item("MOD09GA.v061", "terra")
