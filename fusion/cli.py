@@ -286,6 +286,28 @@ DEMO_END = dt.date(2023, 8, 15)
 DEMO_MODELS = ("starfm", "naive")
 
 
+def demo_simulation() -> Any:
+    from fusion.simulate import SimulationConfig
+
+    return SimulationConfig(size_m=DEMO_SIZE_M, start=DEMO_START, end=DEMO_END)
+
+
+def demo_request(catalog: str, output: str, model: str) -> Any:
+    """The request `fusion demo` runs per model (also used by benchmarks/remote_demo.py)."""
+    from fusion.request import FusionRequest
+
+    return FusionRequest(
+        catalog=catalog,
+        output=output,
+        start=DEMO_START,
+        end=DEMO_END,
+        model=model,
+        tile_size=512,
+        block_size=256,
+        tiles=(DEMO_TILE,),
+    )
+
+
 @main.command()
 @click.option(
     "--out",
@@ -311,8 +333,6 @@ def demo(out_dir: Path, quiet: bool) -> None:
     Run reports (dead letters, summaries) go to OUT/reports/MODEL.
     """
     from fusion.evaluate import mean_by_model, score_output, score_table
-    from fusion.request import FusionRequest
-    from fusion.simulate import SimulationConfig
     from fusion.simulate import simulate as run_simulation
     from pipelines.run import run_fusion
 
@@ -320,7 +340,7 @@ def demo(out_dir: Path, quiet: bool) -> None:
         _setup_logging(quiet)
         progress = _stderr_progress(quiet)
         out = out_dir.resolve()
-        cfg = SimulationConfig(size_m=DEMO_SIZE_M, start=DEMO_START, end=DEMO_END)
+        cfg = demo_simulation()
         catalog = out / "scenes" / "catalog.json"
         if catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json():
             progress(f"reusing the simulated catalog {catalog}")
@@ -328,16 +348,7 @@ def demo(out_dir: Path, quiet: bool) -> None:
             result = run_simulation(cfg, out / "scenes", progress=progress)
             progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
         for model in DEMO_MODELS:
-            request = FusionRequest(
-                catalog=str(out / "scenes"),
-                output=str(out / "products"),
-                start=DEMO_START,
-                end=DEMO_END,
-                model=model,
-                tile_size=512,
-                block_size=256,
-                tiles=(DEMO_TILE,),
-            )
+            request = demo_request(str(out / "scenes"), str(out / "products"), model)
             progress(f"fusing with {model} ...")
             summary = run_fusion(request, out / "reports" / model)
             click.echo(f"{model}: {summary.text()}")
