@@ -52,3 +52,36 @@ def test_gdal_reads_a_cog_over_http_through_429s(tmp_path: Path) -> None:
         with rasterio.open(f"{srv.url}/x.tif") as src:
             assert np.array_equal(src.read(1), data)
         assert srv.requests["/x.tif"] >= 3  # two refusals, then real reads
+
+
+def test_truncated_and_stalled_cogs_fail_the_read_naming_the_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from affine import Affine
+    from rasterio.enums import Resampling
+
+    from fusion.blockio import GridWindow, read_asset
+    from fusion.errors import BlockReadError
+
+    data = (np.arange(512 * 512) % 3000).astype(np.int16).reshape(512, 512)
+    transform = Affine(30, 0, 600000, 0, -30, 4200000)
+    write_cog(tmp_path / "cut.tif", data, transform=transform, crs="EPSG:32614", nodata=None)
+    write_cog(tmp_path / "slow.tif", data, transform=transform, crs="EPSG:32614", nodata=None)
+    grid = GridWindow("EPSG:32614", transform, 512, 512)
+    monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "1")
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "1")
+    monkeypatch.setenv("GDAL_HTTP_RETRY_DELAY", "0.05")
+    with range_server(tmp_path) as srv:
+        srv.faults.truncate["/cut.tif"] = (tmp_path / "cut.tif").stat().st_size // 2
+        with pytest.raises(BlockReadError) as cut:
+            read_asset(f"{srv.url}/cut.tif", grid, Resampling.nearest)
+        assert cut.value.asset == f"{srv.url}/cut.tif" and str(cut.value).startswith(f"{srv.url}/cut.tif: ")
+        srv.faults.stall["/slow.tif"] = 2.5
+        with pytest.raises(BlockReadError) as slow:
+            read_asset(f"{srv.url}/slow.tif", grid, Resampling.nearest)
+        assert slow.value.asset == f"{srv.url}/slow.tif"
+        # JSON reads time out and retry too, then give up with the URL.
+        (tmp_path / "x.json").write_text("{}")
+        srv.faults.stall["/x.json"] = 1.0
+        with pytest.raises(CatalogError, match="gave up after 2 attempts"):
+            http_get(f"{srv.url}/x.json", attempts=2, base_delay=0.01, timeout=0.3)
