@@ -41,7 +41,7 @@ lint: install
 	$(BIN)/mypy
 
 test: lint $(CHECKOV_VENV)/.installed $(STACAPI_VENV)/.installed
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov STAC_API_VENV=$(STACAPI_VENV) $(BIN)/pytest
+	CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov STAC_API_VENV=$(abspath $(STACAPI_VENV)) $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(STACAPI_VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis

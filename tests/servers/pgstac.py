@@ -47,7 +47,7 @@ def _pg_bin() -> Path:
 
 
 def _stacapi_venv() -> Path:
-    venv = Path(os.environ.get("STAC_API_VENV", ROOT / ".venv-stacapi"))
+    venv = Path(os.environ.get("STAC_API_VENV", ROOT / ".venv-stacapi")).resolve()
     if not (venv / "bin" / "uvicorn").is_file():
         raise RuntimeError(f"no STAC API venv at {venv}: run `make test` (it builds .venv-stacapi)")
     return venv
