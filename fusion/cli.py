@@ -527,8 +527,9 @@ def launch(
 
     Without --template the request is resolved here and the job submitted with the
     DataflowRunner; with --template the Flex Template launcher resolves it in the cloud
-    (a relative --last-days period then counts from the launch date). Catalog, output and
-    request must be gs:// URIs. Values come from `terraform output` (see README, Deploy).
+    (a relative --last-days period then counts from the launch date). The catalog must be a
+    URL (a gs:// or https:// static catalog, or a STAC API), the output a gs:// prefix, a
+    template's request file a gs:// URI. Values come from `terraform output` (README, Deploy).
     """
     from pipelines.launch import plan_launch, send_launch, template_parameters
     from pipelines.options import DataflowSettings

@@ -70,12 +70,14 @@ def plan_launch(
     """Build (not send) a launch. With ``template`` it is a Flex Template launch whose
     ``parameters`` the launcher resolves at launch time; without, the request is resolved now
     and the pipeline is submitted from here."""
-    for key in ("catalog", "output"):
-        value = parameters.get(key)
-        if value is not None and "://" not in value:
-            raise ConfigError(
-                f"{key} {value!r} is a local path; Dataflow workers cannot read it: give a gs:// URI"
-            )
+    catalog, output = parameters.get("catalog"), parameters.get("output")
+    if catalog is not None and "://" not in catalog:
+        raise ConfigError(
+            f"catalog {catalog!r} is a local path; Dataflow workers cannot read it: give a gs:// or "
+            "https:// catalog.json, or a STAC API URL"
+        )
+    if output is not None and not output.startswith("gs://"):
+        raise ConfigError(f"output {output!r}: Dataflow workers write products to gs://BUCKET/PATH only")
     if template is not None:
         request_uri = parameters.get("request")
         if request_uri is not None and not request_uri.startswith("gs://"):
@@ -91,12 +93,15 @@ def plan_launch(
         return LaunchPlan("template", args, url, body)
     fusion_args = [f"--{k}={v}" for k, v in parameters.items()]
     request = request_from_options(PipelineOptions(fusion_args))
-    for key in ("catalog", "output"):
-        if "://" not in getattr(request, key):
-            raise ConfigError(
-                f"{key} {getattr(request, key)!r} is a local path; Dataflow workers cannot read it: "
-                "give a gs:// URI"
-            )
+    if "://" not in request.catalog:
+        raise ConfigError(
+            f"catalog {request.catalog!r} is a local path; Dataflow workers cannot read it: give a gs:// "
+            "or https:// catalog.json, or a STAC API URL"
+        )
+    if not request.output.startswith("gs://"):
+        raise ConfigError(
+            f"output {request.output!r}: Dataflow workers write products to gs://BUCKET/PATH only"
+        )
     return LaunchPlan("direct", settings.pipeline_args(request) + fusion_args, request=request)
 
 

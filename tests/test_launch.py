@@ -149,6 +149,7 @@ def test_launch_without_credentials_fails_fast_and_says_what_to_set(
         (["--gpu-type", "nvidia-tesla-k9"], "GPU type 'nvidia-tesla-k9' is unknown"),
         (["--label", "Team=EO"], "is not a valid Dataflow label"),
         (["--catalog", "scenes/catalog.json"], "is a local path"),
+        (["--output", "products"], "gs://BUCKET/PATH only"),
     ],
 )
 def test_bad_launch_settings_are_refused_with_the_fix(extra: list[str], message: str) -> None:
