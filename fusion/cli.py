@@ -434,18 +434,11 @@ def _request_from(request_file: Path | None, fields: dict[str, Any]) -> Any:
     """A FusionRequest from an optional file plus flags (flags win; a flag period, absolute or
     relative, replaces the file's). File paths are resolved against the file's folder, flag
     paths against the cwd."""
-    from fusion.request import RELATIVE_PERIOD_FIELDS, FusionRequest, request_fields_from_file
+    from fusion.request import FusionRequest, override_fields, request_fields_from_file
 
     data: dict[str, Any] = request_fields_from_file(request_file) if request_file else {}
     gap = fields.pop("max_gap_days", None)
-    flags = {k: v for k, v in fields.items() if v is not None}
-    if {"start", "end"} & set(flags):
-        for key in RELATIVE_PERIOD_FIELDS:
-            data.pop(key, None)
-    if "last_days" in flags:
-        data.pop("start", None)
-        data.pop("end", None)
-    data.update(flags)
+    data = override_fields(data, fields)
     if gap is not None:
         data["pairing"] = {**(data.get("pairing") or {}), "max_gap_days": gap}
     return FusionRequest.from_mapping(data, base=Path.cwd())

@@ -169,6 +169,22 @@ class FusionRequest:
 RELATIVE_PERIOD_FIELDS = ("last_days", "lag_days")
 
 
+def override_fields(data: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
+    """Request fields ``data`` (e.g. from a file) overridden by ``flags`` (None = not given).
+    A period given by the flags, absolute (start/end) or relative (last_days), replaces the
+    file's period of either kind."""
+    out = dict(data)
+    given = {k: v for k, v in flags.items() if v is not None}
+    if {"start", "end"} & set(given):
+        for key in RELATIVE_PERIOD_FIELDS:
+            out.pop(key, None)
+    if "last_days" in given:
+        out.pop("start", None)
+        out.pop("end", None)
+    out.update(given)
+    return out
+
+
 def parse_request_text(text: str, name: str) -> dict[str, Any]:
     """Fields of a YAML or JSON request document (``name`` only chooses the parser and
     names the document in errors)."""

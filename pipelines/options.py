@@ -20,7 +20,7 @@ from typing import Any
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from fusion.errors import ConfigError
-from fusion.request import RELATIVE_PERIOD_FIELDS, FusionRequest, parse_request_text
+from fusion.request import FusionRequest, override_fields, parse_request_text
 
 #: Request fields that FusionOptions carries as flags (the rest come from a request file).
 REQUEST_FLAGS = (
@@ -85,17 +85,10 @@ def request_from_options(options: PipelineOptions, today: dt.date | None = None)
     data: dict[str, Any] = {}
     if opts.request:
         data = parse_request_text(read_text(opts.request), opts.request)
-    flags = {k: getattr(opts, k) for k in REQUEST_FLAGS if getattr(opts, k) is not None}
-    if "tiles" in flags:
+    flags = {k: getattr(opts, k) for k in REQUEST_FLAGS}
+    if flags["tiles"] is not None:
         flags["tiles"] = [t.strip() for t in str(flags["tiles"]).split(",") if t.strip()]
-    if {"start", "end"} & set(flags):
-        for key in RELATIVE_PERIOD_FIELDS:
-            data.pop(key, None)
-    if "last_days" in flags:
-        data.pop("start", None)
-        data.pop("end", None)
-    data.update(flags)
-    return FusionRequest.from_mapping(data, today=today)
+    return FusionRequest.from_mapping(override_fields(data, flags), today=today)
 
 
 # ---------------------------------------------------------------------------- Dataflow
