@@ -55,6 +55,10 @@ class GridWindow:
         return cls(tile.grid.crs, base @ Affine.translation(win.col, win.row), win.height, win.width)
 
 
+#: The query string of a signed URL (Azure SAS: ``?st=...&sig=...``).
+_SIGNED_QUERY = re.compile(r"\?[^\s'\"]*sig=[^\s'\"]*")
+
+
 def read_asset(
     href: str, grid: GridWindow, resampling: Resampling, expect_epsg: int | None = None
 ) -> tuple[npt.NDArray[Any], float | None]:
@@ -64,6 +68,8 @@ def read_asset(
     retrying configuration of :mod:`fusion.remote`; a read that still fails names the href and,
     for HTTP, the status the server gives."""
     ensure_gdal_env()
+    target: str = href
+    auth_options: dict[str, str] = {}
     try:
         # Sign (Planetary Computer) or authenticate (Earthdata) right before the read.
         target, auth_options = prepare_href(href)
@@ -93,11 +99,18 @@ def read_asset(
     except BlockReadError:
         raise
     except (RasterioError, OSError) as exc:
-        # GDAL names the status it got ("HTTP response code: 404"); otherwise ask the server.
-        said = re.search(r"HTTP response code: (\d{3})", str(exc))
-        status = int(said.group(1)) if said else http_status(href)
+        # Never let a signed URL (a SAS token is a credential) reach logs or dead letters.
+        text = _SIGNED_QUERY.sub("?<signature removed>", str(exc))
+        # GDAL names the status it got ("HTTP response code: 404"); otherwise ask the server,
+        # but only for a plain href: a HEAD without the signature or token would get an
+        # answer (403, a login redirect) that has nothing to do with this failure.
+        said = re.search(r"HTTP response code: (\d{3})", text)
+        if said:
+            status: int | None = int(said.group(1))
+        else:
+            status = http_status(href) if target == href and not auth_options else None
         http = f"HTTP {status}: " if status is not None and status >= 400 else ""
-        raise BlockReadError(f"{href}: {http}{type(exc).__name__}: {exc}", href) from exc
+        raise BlockReadError(f"{href}: {http}{type(exc).__name__}: {text}", href) from exc
     return data, nodata
 
 

@@ -233,6 +233,8 @@ def search(
             req = SearchRequest(parse_aoi(aoi), t0, t1, colls, max_cloud)
             found = search_api(src.url, req, max_items=max_items)
             scenes, dropped = found.scenes, found.dropped
+            if found.truncated:
+                click.echo(f"stopped at --max-items {max_items}: more items may match", err=True)
         else:
             req = SearchRequest(parse_aoi(aoi), t0, t1, collections, max_cloud)
             scenes = search_static_catalog(str(catalog), req)

@@ -316,8 +316,7 @@ def update_catalog(output: str | os.PathLike[str]) -> list[str]:
     written: list[str] = []
     by_collection: dict[str, list[str]] = {}
     for location in storage.list_files(root, ".json"):
-        rel = location[len(root) :].lstrip("/").replace(os.sep, "/")
-        parts = rel.split("/")
+        parts = storage.relative_name(location, root).split("/")
         name = parts[-1]
         if len(parts) < 2 or not parts[0].startswith("eo-fusion-") or name.startswith("."):
             continue

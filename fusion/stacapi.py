@@ -60,12 +60,16 @@ class ApiSearch:
     dropped: list[tuple[str, str]] = field(default_factory=list)
     pages_limit: int = 0
     filtered_by_api: tuple[str, ...] = ()
+    #: the search stopped at ``max_items``: there may be more matching items
+    truncated: bool = False
 
 
 def search_api(
-    url: str, req: SearchRequest, *, max_items: int | None = 10_000, page_size: int = 100
+    url: str, req: SearchRequest, *, max_items: int | None = None, page_size: int = 100
 ) -> ApiSearch:
-    """Scenes from a STAC API that satisfy ``req``, sorted like the static catalog search."""
+    """Scenes from a STAC API that satisfy ``req``, sorted like the static catalog search.
+    ``max_items`` stops early (for browsing); the pipeline reads every page, since a missing
+    reference scene would silently change what is fused."""
     client = open_api(url)
     kwargs: dict[str, Any] = {"limit": page_size, "max_items": max_items}
     by_api = []
@@ -99,7 +103,10 @@ def search_api(
         except FusionError as exc:
             dropped.append((data.get("id", "?"), str(exc)))
     scenes.sort(key=lambda s: (s.datetime, s.collection, s.id))
-    return ApiSearch(scenes, dropped, page_size, tuple(by_api))
+    truncated = max_items is not None and len(items) >= max_items
+    if truncated:
+        log.warning("search at %s stopped at %d items; more may match", url, max_items)
+    return ApiSearch(scenes, dropped, page_size, tuple(by_api), truncated)
 
 
 # ------------------------------------------------------------------------------- publishing

@@ -121,13 +121,27 @@ def read_bytes(location: str) -> bytes:
     return path.read_bytes()
 
 
+def relative_name(location: str, root: str) -> str:
+    """``location`` (found under the folder ``root``) as a '/'-separated path relative to it."""
+    if is_remote(root):
+        base = root.rstrip("/") + "/"
+        if not location.startswith(base):
+            raise ValueError(f"{location} is not under {root}")
+        return location[len(base) :]
+    return Path(location).relative_to(Path(root)).as_posix()
+
+
 def list_files(prefix: str, suffix: str = "") -> list[str]:
     """Every file under the folder ``prefix`` (recursively) whose name ends with ``suffix``, sorted."""
     if is_gcs(prefix):
         bucket, name = split_gcs(prefix)
         folder = name.rstrip("/") + "/" if name else ""
         blobs = gcs_client().list_blobs(bucket, prefix=folder)
-        return sorted(f"{GCS}{bucket}/{b.name}" for b in blobs if b.name.endswith(suffix))
+        return sorted(
+            f"{GCS}{bucket}/{b.name}"
+            for b in blobs
+            if b.name.endswith(suffix) and not b.name.startswith(GCS_TMP_PREFIX)
+        )
     root = Path(prefix)
     if not root.is_dir():
         return []
@@ -137,29 +151,66 @@ def list_files(prefix: str, suffix: str = "") -> list[str]:
 # ---------------------------------------------------------------------------------- writing
 
 
-def _gcs_put(location: str, data: bytes | None, source: Path | None, content_type: str | None) -> None:
-    """Upload to a temporary object, then copy onto ``location`` with a generation precondition."""
+#: Where GCS writes stage their temporary objects (a bucket lifecycle rule can expire it).
+GCS_TMP_PREFIX = "_eo-fusion-tmp/"
+
+
+def _gcs_current(location: str) -> tuple[bytes | None, int]:
+    """Content and generation of the object now (``None, 0`` when it does not exist)."""
+    from google.api_core.exceptions import NotFound
+
+    bucket_name, name = split_gcs(location)
+    blob = gcs_client().bucket(bucket_name).get_blob(name)  # a fresh lookup, never a cached one
+    if blob is None:
+        return None, 0
+    generation = int(blob.generation)
+    try:
+        data: bytes = blob.download_as_bytes(if_generation_match=generation)
+    except NotFound:  # deleted between the lookup and the read
+        return None, 0
+    return data, generation
+
+
+def _gcs_put(
+    location: str,
+    data: bytes | None,
+    source: Path | None,
+    content_type: str | None,
+    expected_generation: int | None = None,
+) -> None:
+    """Upload to a temporary object, then copy it onto ``location`` with a generation
+    precondition: ``expected_generation`` (the version the caller compared against; 0 = absent),
+    or else the generation seen just before the copy. When the precondition fails, the write
+    still counts as done if the object now holds exactly our content (a retried copy that had
+    succeeded, or a concurrent writer of the same bytes); otherwise it is an error for
+    ``expected_generation`` and one more look for a plain overwrite."""
     from google.api_core.exceptions import NotFound, PreconditionFailed
 
-    blob = _blob(location)
-    bucket = blob.bucket
-    tmp = bucket.blob(f"{blob.name}.partial-{uuid.uuid4().hex[:12]}")
+    bucket_name, name = split_gcs(location)
+    bucket = gcs_client().bucket(bucket_name)
+    tmp = bucket.blob(f"{GCS_TMP_PREFIX}{uuid.uuid4().hex}/{posixpath.basename(name)}")
     if source is not None:
         tmp.upload_from_filename(str(source), content_type=content_type)
+        payload = source.read_bytes()
     else:
-        tmp.upload_from_string(data or b"", content_type=content_type)
+        payload = data or b""
+        tmp.upload_from_string(payload, content_type=content_type)
     try:
         for _ in range(3):
+            generation = expected_generation
+            if generation is None:
+                _, generation = _gcs_current(location)
             try:
-                blob.reload()
-                generation = int(blob.generation)
-            except NotFound:
-                generation = 0
-            try:
-                bucket.copy_blob(tmp, bucket, blob.name, if_generation_match=generation)
+                bucket.copy_blob(tmp, bucket, name, if_generation_match=generation)
                 return
             except PreconditionFailed:
-                continue  # someone wrote it meanwhile: look again
+                now, _ = _gcs_current(location)
+                if now == payload:
+                    return
+                if expected_generation is not None:
+                    raise OSError(
+                        f"{location} changed while eo-fusion was updating it; run again to merge"
+                    ) from None
         raise OSError(f"{location} kept changing while it was written; try again")
     finally:
         with contextlib.suppress(NotFound):
@@ -180,7 +231,16 @@ def write_bytes(location: str, data: bytes, content_type: str | None = None) -> 
 
 
 def write_if_changed(location: str, data: bytes, content_type: str | None = None) -> bool:
-    """Write unless the file already holds exactly ``data``; True when something was written."""
+    """Write unless the file already holds exactly ``data``; True when something was written.
+    On GCS the write is conditional on the version that was compared, so a concurrent update
+    is never silently overwritten."""
+    _check_remote_scheme(location)
+    if is_gcs(location):
+        current, generation = _gcs_current(location)
+        if current == data:
+            return False
+        _gcs_put(location, data, None, content_type, expected_generation=generation)
+        return True
     try:
         if read_bytes(location) == data:
             return False

@@ -78,6 +78,7 @@ def plan_launch(
         )
     if output is not None and not output.startswith("gs://"):
         raise ConfigError(f"output {output!r}: Dataflow workers write products to gs://BUCKET/PATH only")
+    _refuse_earthdata(catalog)
     if template is not None:
         request_uri = parameters.get("request")
         if request_uri is not None and not request_uri.startswith("gs://"):
@@ -98,11 +99,23 @@ def plan_launch(
             f"catalog {request.catalog!r} is a local path; Dataflow workers cannot read it: give a gs:// "
             "or https:// catalog.json, or a STAC API URL"
         )
+    _refuse_earthdata(request.catalog)
     if not request.output.startswith("gs://"):
         raise ConfigError(
             f"output {request.output!r}: Dataflow workers write products to gs://BUCKET/PATH only"
         )
     return LaunchPlan("direct", settings.pipeline_args(request) + fusion_args, request=request)
+
+
+def _refuse_earthdata(catalog: str | None) -> None:
+    from fusion.sources import source_for_catalog
+
+    source = source_for_catalog(catalog or "")
+    if source is not None and source.auth == "earthdata":
+        raise ConfigError(
+            f"{source.name}: its assets need Earthdata Login on every worker, and eo-fusion cannot "
+            "pass those credentials to Dataflow yet; run this request with `fusion run`"
+        )
 
 
 def google_credentials() -> tuple[Any, str | None]:

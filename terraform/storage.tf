@@ -36,6 +36,29 @@ resource "google_storage_bucket" "outputs" {
     enabled = true
   }
 
+  # Writes stage a temporary object under _eo-fusion-tmp/ (fusion/storage.py); a killed
+  # worker can leave one behind, and every deleted one stays as a noncurrent version.
+  lifecycle_rule {
+    condition {
+      age            = 1
+      matches_prefix = ["_eo-fusion-tmp/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 1
+      with_state                 = "ARCHIVED"
+      matches_prefix             = ["_eo-fusion-tmp/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
   # Products are written once (deterministic names); only a re-publish makes old versions.
   lifecycle_rule {
     condition {
@@ -106,6 +129,14 @@ resource "google_storage_bucket" "templates" {
     log_bucket        = google_storage_bucket.access_logs.name
     log_object_prefix = "templates/"
   }
+}
+
+# Cloud Storage delivers usage logs as this Google group; with uniform bucket-level access it
+# needs an IAM grant to create objects in the log bucket (and nothing else).
+resource "google_storage_bucket_iam_member" "access_log_delivery" {
+  bucket = google_storage_bucket.access_logs.name
+  role   = "roles/storage.objectCreator"
+  member = "group:cloud-storage-analytics@google.com"
 }
 
 # The Flex Template spec: the image that launches (and runs) the pipeline and its parameters.

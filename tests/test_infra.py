@@ -181,6 +181,12 @@ def test_no_service_account_keys_no_public_buckets_no_default_compute_account() 
         assert body["versioning"][0]["enabled"] is True, name
     # IAM: members are only our two service accounts, and actAs is granted on one account only.
     for rtype, name, body in resources:
+        if (rtype, name) == ("google_storage_bucket_iam_member", "access_log_delivery"):
+            # Google's log-delivery group may only create objects in the access-log bucket.
+            assert _unquote(body["member"]) == "group:cloud-storage-analytics@google.com"
+            assert _unquote(body["role"]) == "roles/storage.objectCreator"
+            assert body["bucket"] == "${google_storage_bucket.access_logs.name}"
+            continue
         if rtype.endswith("_iam_member"):
             assert re.fullmatch(
                 r"serviceAccount:\$\{google_service_account\.(worker|scheduler)\.email\}",
@@ -223,8 +229,13 @@ def test_dockerfile_installs_the_gpu_build_of_the_pinned_tensorflow_and_runs_pip
     dockerfile = (INFRA / "Dockerfile").read_text()
     assert _pyproject_pin("tensorflow") == _pyproject_pin("tensorflow-cpu")
     assert 'pip install ".[gpu]"' in dockerfile
-    # TF 2.21's [and-cuda] extra asks for CUDA 12.5+ and cuDNN 9: the base must match.
-    assert re.search(r"ARG CUDA_IMAGE=nvidia/cuda:12\.5\.\d+-cudnn-runtime-ubuntu22\.04", dockerfile)
+    # TF 2.21's [and-cuda] extra asks for CUDA 12 >= 12.5 and cuDNN 9 >= 9.3: the base must match,
+    # the compiler package must be the base's CUDA version, and the build checks the cuDNN.
+    base = re.search(r"ARG CUDA_IMAGE=nvidia/cuda:12\.(\d+)\.\d+-cudnn-runtime-ubuntu22\.04", dockerfile)
+    assert base and int(base.group(1)) >= 5
+    assert f"ARG CUDA_PKG_VERSION=12-{base.group(1)}" in dockerfile
+    assert "cuda-nvcc-${CUDA_PKG_VERSION}" in dockerfile
+    assert 'dpkg --compare-versions "$v" ge 9.3' in dockerfile
     assert dockerfile.rstrip().splitlines()[-1] == 'ENTRYPOINT ["/opt/apache/beam/boot"]'
     assert re.search(r"pip check\s*$", dockerfile.split("ENV FLEX_TEMPLATE")[0].rstrip(), re.M)
     assert "FLEX_TEMPLATE_PYTHON_PY_FILE=/opt/eo-fusion/pipelines/main.py" in dockerfile

@@ -150,6 +150,7 @@ def test_launch_without_credentials_fails_fast_and_says_what_to_set(
         (["--label", "Team=EO"], "is not a valid Dataflow label"),
         (["--catalog", "scenes/catalog.json"], "is a local path"),
         (["--output", "products"], "gs://BUCKET/PATH only"),
+        (["--catalog", "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"], "cannot pass those credentials"),
     ],
 )
 def test_bad_launch_settings_are_refused_with_the_fix(extra: list[str], message: str) -> None:

@@ -150,3 +150,18 @@ def test_missing_earthdata_credentials_fail_fast_naming_what_to_set(
     )  # fmt: skip
     assert result.exit_code == 2
     assert "EARTHDATA_TOKEN" in result.output and "netrc" in result.output
+
+
+def test_a_failed_signed_read_never_shows_the_signature(
+    token_endpoint: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "landsat-c2").mkdir()
+    # A name of its own: GDAL caches what it read of other tests' URLs.
+    (tmp_path / "landsat-c2" / "broken_SR_B4.TIF").write_bytes(b"not a tiff at all" * 100)
+    href = PC_HREF.replace("x_SR_B4", "broken_SR_B4")
+    with range_server(tmp_path) as srv:
+        monkeypatch.setenv("GDAL_HTTP_PROXY", srv.url.removeprefix("http://"))
+        with pytest.raises(BlockReadError) as err:
+            read_asset(href, _grid(), Resampling.nearest)
+    assert err.value.asset == href
+    assert "STANDIN" not in str(err.value) and "sig=" not in str(err.value)
