@@ -65,3 +65,11 @@ def test_writing_to_an_unsupported_scheme_is_refused(tmp_path: Path) -> None:
         storage.write_bytes("s3://bucket/x.json", b"{}")
     with pytest.raises(ConfigError, match="names no bucket"):
         storage.split_gcs("gs:///x")
+
+
+def test_names_are_relative_to_the_root_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    storage.write_bytes("./out/eo-fusion-x/t/a.json", b"{}")
+    (found,) = storage.list_files("./out", ".json")
+    assert storage.relative_name(found, "./out") == "eo-fusion-x/t/a.json"
+    assert storage.relative_name("gs://b/p/eo-fusion-x/a.json", "gs://b/p/") == "eo-fusion-x/a.json"
