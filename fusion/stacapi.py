@@ -58,7 +58,6 @@ class ApiSearch:
 
     scenes: list[Scene]
     dropped: list[tuple[str, str]] = field(default_factory=list)
-    pages_limit: int = 0
     filtered_by_api: tuple[str, ...] = ()
     #: the search stopped at ``max_items``: there may be more matching items
     truncated: bool = False
@@ -106,7 +105,7 @@ def search_api(
     truncated = max_items is not None and len(items) >= max_items
     if truncated:
         log.warning("search at %s stopped at %d items; more may match", url, max_items)
-    return ApiSearch(scenes, dropped, page_size, tuple(by_api), truncated)
+    return ApiSearch(scenes, dropped, tuple(by_api), truncated)
 
 
 # ------------------------------------------------------------------------------- publishing

@@ -155,6 +155,13 @@ def list_files(prefix: str, suffix: str = "") -> list[str]:
 GCS_TMP_PREFIX = "_eo-fusion-tmp/"
 
 
+def _gcs_generation(location: str) -> int:
+    """Generation of the object now (0 when it does not exist), without reading it."""
+    bucket_name, name = split_gcs(location)
+    blob = gcs_client().bucket(bucket_name).get_blob(name)  # a fresh lookup, never a cached one
+    return 0 if blob is None else int(blob.generation)
+
+
 def _gcs_current(location: str) -> tuple[bytes | None, int]:
     """Content and generation of the object now (``None, 0`` when it does not exist)."""
     from google.api_core.exceptions import NotFound
@@ -191,21 +198,20 @@ def _gcs_put(
     tmp = bucket.blob(f"{GCS_TMP_PREFIX}{uuid.uuid4().hex}/{posixpath.basename(name)}")
     if source is not None:
         tmp.upload_from_filename(str(source), content_type=content_type)
-        payload = source.read_bytes()
     else:
-        payload = data or b""
-        tmp.upload_from_string(payload, content_type=content_type)
+        tmp.upload_from_string(data or b"", content_type=content_type)
     try:
         for _ in range(3):
             generation = expected_generation
             if generation is None:
-                _, generation = _gcs_current(location)
+                generation = _gcs_generation(location)
             try:
                 bucket.copy_blob(tmp, bucket, name, if_generation_match=generation)
                 return
             except PreconditionFailed:
+                # Only now is our own content needed (a COG is read back from disk, not kept).
                 now, _ = _gcs_current(location)
-                if now == payload:
+                if now == (source.read_bytes() if source is not None else data or b""):
                     return
                 if expected_generation is not None:
                     raise OSError(

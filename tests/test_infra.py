@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -17,7 +16,7 @@ import hcl2
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import FusionOptions
+from pipelines.launch import fusion_option_names
 
 ROOT = Path(__file__).resolve().parents[1]
 TERRAFORM = ROOT / "terraform"
@@ -242,18 +241,12 @@ def test_dockerfile_installs_the_gpu_build_of_the_pinned_tensorflow_and_runs_pip
     assert (ROOT / "pipelines" / "main.py").is_file()
 
 
-def _fusion_option_names() -> set[str]:
-    parser = argparse.ArgumentParser()
-    FusionOptions._add_argparse_args(parser)
-    return {a.dest for a in parser._actions if a.dest != "help"}
-
-
 def test_metadata_parameters_are_pipeline_options_and_vice_versa() -> None:
     params = {p["name"]: p for p in _metadata()["parameters"]}
     all_options = set(PipelineOptions([]).get_all_options())
     for name in params:
         assert name in all_options, f"metadata.json parameter {name!r} is not a pipeline option"
-    missing = _fusion_option_names() - set(params)
+    missing = set(fusion_option_names()) - set(params)
     assert not missing, f"pipeline options without a template parameter: {sorted(missing)}"
     for name, param in params.items():
         assert param.get("regexes"), f"parameter {name} has no regexes"
