@@ -18,6 +18,15 @@ from rasterio.windows import from_bounds
 from fusion.errors import SceneNotFound
 from fusion.metrics import evaluate
 from fusion.publish import read_product
+from fusion.report import (
+    TABLE_METRICS,
+    Comparison,
+    csv_rows,
+    markdown_table,
+    mean_scores,
+    write_csv,
+    write_figure,
+)
 from fusion.simulate import TRUTH_BANDS, read_truth
 
 
@@ -150,3 +159,75 @@ def mean_by_model(scores: list[ProductScore]) -> dict[str, dict[str, Any]]:
             "ssim": float(np.mean([g.ssim for g in group])),
         }
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# Side-by-side comparisons (fusion evaluate)
+
+
+def simulated_comparisons(
+    output: str | os.PathLike[str], simulation_dir: str | os.PathLike[str], models: list[str]
+) -> list[Comparison]:
+    """One comparison per (tile, date) that every model in ``models`` produced: the simulated
+    truth of the observed day, each model's product, scored on the pixels valid in all."""
+    groups: dict[tuple[str, str], dict[str, _Loaded]] = {}
+    for path in sorted(Path(output).glob("eo-fusion-*/*/*/*.json")):
+        loaded = _load(path, Path(simulation_dir))
+        props = loaded.item["properties"]
+        name = props["eo-fusion:model"]["name"]
+        if name in models:
+            groups.setdefault((props["eo-fusion:tile"], props["start_datetime"]), {})[name] = loaded
+    out = []
+    for (tile, start), members in sorted(groups.items()):
+        if set(members) != set(models):
+            continue
+        first = members[models[0]]
+        common = np.logical_and.reduce([m.valid for m in members.values()])
+        if not common.any():
+            continue
+        out.append(
+            Comparison(
+                title=f"{tile} {start[:10]} (observed {first.truth_day})",
+                bands=first.bands,
+                observed=first.truth,
+                mask=common,
+                predictions={m: members[m].fused for m in models},
+            )
+        )
+    return out
+
+
+def write_report(
+    out: Path, comparisons: list[Comparison], caption: str, scatter_band: str = "nir08"
+) -> dict[str, Any]:
+    """table.md (mean over the comparisons, seed 001 layout), table.csv (every case and the
+    mean), figure.png (the comparison with most scored pixels) and scores.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    per_case = [c.scores() for c in comparisons]
+    mean = mean_scores(per_case)
+    table = markdown_table(mean, caption)
+    (out / "table.md").write_text(table + "\n")
+    rows = [r for c, s in zip(comparisons, per_case, strict=True) for r in csv_rows(c.title, s)]
+    rows += csv_rows("mean", mean)
+    write_csv(out / "table.csv", rows)
+    best = max(comparisons, key=lambda c: int(c.mask.sum()))
+    write_figure(out / "figure.png", best, scatter_band)
+    summary = {
+        "cases": [c.title for c in comparisons],
+        "mean": {
+            m: {
+                "overall": s.overall,
+                "per_band": dict(
+                    zip(
+                        TABLE_METRICS,
+                        [dict(zip(s.bands, s.per_band[k], strict=True)) for k in TABLE_METRICS],
+                        strict=True,
+                    )
+                ),
+            }
+            for m, s in mean.items()
+        },
+        "mean_rmse_over_bands": {m: float(np.mean(s.per_band["rmse"])) for m, s in mean.items()},
+    }
+    (out / "scores.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return {"table": table, **summary}

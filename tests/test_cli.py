@@ -141,4 +141,4 @@ def test_run_refuses_bad_requests_with_a_clear_message(tmp_path: Path) -> None:
 def test_models_lists_builtins() -> None:
     out = CliRunner().invoke(main, ["models"])
     assert out.exit_code == 0
-    assert "starfm" in out.output and "naive" in out.output
+    assert "starfm" in out.output and "naive" in out.output and "dcstfn" in out.output

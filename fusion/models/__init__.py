@@ -25,14 +25,20 @@ EXPORTERS: dict[str, Callable[..., Path]] = {
 }
 
 
+#: Built-in learned packages: name -> how to rebuild it (they are trained, not exported).
+TRAINED: dict[str, str] = {
+    "dcstfn": "make dcstfn-package (see README, 'Reproduce the DCSTFN package')",
+}
+
+
 def list_models() -> list[str]:
-    return sorted(EXPORTERS)
+    return sorted({*EXPORTERS, *TRAINED})
 
 
 def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     """The package folder for a built-in name or a user-named path."""
     text = str(name_or_path)
-    if text in EXPORTERS:
+    if text in EXPORTERS or text in TRAINED:
         return PACKAGES_DIR / text
     path = Path(text)
     if path.is_dir():
@@ -52,8 +58,10 @@ def get_metadata(name_or_path: str | os.PathLike[str]) -> ModelMetadata:
 
 
 def export_model(name: str, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    if name in TRAINED:
+        raise UnknownNameError(f"model {name!r} is trained, not exported; rebuild it with {TRAINED[name]}")
     if name not in EXPORTERS:
-        raise UnknownNameError(f"no exporter for model {name!r}; choose one of {list_models()}")
+        raise UnknownNameError(f"no exporter for model {name!r}; choose one of {sorted(EXPORTERS)}")
     return EXPORTERS[name](path, **kwargs)
 
 

@@ -261,12 +261,14 @@ def export_package(
     function: Callable[..., Any],
     *,
     jit_compile: bool = True,
+    track: Mapping[str, Any] | None = None,
 ) -> Path:
     """Export ``function`` (a ``tf.function`` taking the metadata's inputs as keyword tensors and
     returning ``{output: tensor}``) with its metadata as a model package at ``path``.
 
     ``jit_compile`` asks TensorFlow to compile the signature with XLA, which fuses the
-    element-wise work of classical methods into one kernel per step (STARFM: ~15x on CPU)."""
+    element-wise work of classical methods into one kernel per step (STARFM: ~15x on CPU).
+    ``track``: objects holding the variables ``function`` uses (e.g. Keras models), saved with it."""
     import tensorflow as tf
 
     root = Path(path)
@@ -276,6 +278,8 @@ def export_package(
         for s in metadata.inputs
     }
     module = tf.Module()
+    for attr, obj in (track or {}).items():
+        setattr(module, attr, obj)
     module.serve = tf.function(function, jit_compile=jit_compile)
     concrete = module.serve.get_concrete_function(**specs)
     tf.saved_model.save(module, str(root / SAVED_MODEL_DIR), signatures={metadata.signature: concrete})

@@ -1,0 +1,469 @@
+"""Training DCSTFN on a training set (``fusion training-set``) and exporting a model package.
+
+Seed 001 §3.2: Keras, Adam (learning rate 1e-3, β1 0.9, β2 0.999), MSE loss. Here the MSE is
+masked (pixels unusable in any input or the label do not count) and computed on reflectance
+shifted by a per-band mean and divided by one global scale, which changes the loss by a
+constant factor only. Early stopping on the validation loss restores the best weights; a
+wall-clock budget stops training after the epoch that exceeds it; TensorBoard logs and the
+best checkpoint go under the output's ``training/`` folder.
+
+Variants: ``per-band`` (the seed's layout: one single-band network per band, trained one after
+the other, each with an equal share of the budget) and ``multi-band`` (one network with all
+bands as channels).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fusion.errors import ConfigError
+from fusion.metrics import evaluate
+from fusion.models.dcstfn import DcstfnConfig, build_dcstfn, trainable_parameters
+from fusion.models.package import ModelMetadata, TensorSpecJson, export_package
+from fusion.trainset import SPLITS, parse_examples
+
+VARIANTS = ("multi-band", "per-band")
+#: Fine pixels of context DCSTFN needs at block edges: its coarse convolutions see two coarse
+#: pixels either side, plus one for the transposed convolutions (3 coarse pixels).
+DCSTFN_HALO = 48
+SCORE_METRICS = ("rmse", "r2", "kge", "ssim")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    variant: str = "multi-band"
+    features: tuple[int, int, int] = (32, 64, 128)
+    residual: bool = False  #: see DcstfnConfig.residual
+    batch_size: int = 16
+    epochs: int = 50
+    learning_rate: float = 1e-3
+    patience: int = 5
+    max_minutes: float | None = 20.0
+    seed: int = 0
+    name: str = "dcstfn"
+    version: str = "1.0.0"
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"variant {self.variant!r}: choose one of {', '.join(VARIANTS)}")
+        if self.batch_size < 1 or self.epochs < 1 or self.patience < 1:
+            raise ConfigError("batch_size, epochs and patience must be >= 1")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"max_minutes must be positive, got {self.max_minutes}")
+        DcstfnConfig(self.features)
+
+
+@dataclass
+class TrainingSet:
+    """A training set folder written by ``fusion training-set``."""
+
+    root: Path
+    manifest: dict[str, Any]
+
+    @classmethod
+    def open(cls, path: str | Path) -> TrainingSet:
+        root = Path(path)
+        manifest_path = root / "manifest.json"
+        if not manifest_path.is_file():
+            raise ConfigError(
+                f"{root} is not a training set: manifest.json is missing; build one with "
+                "`fusion training-set --catalog ... --out DIR`"
+            )
+        manifest = json.loads(manifest_path.read_text())
+        for split in SPLITS:
+            if not manifest["examples"].get(split):
+                raise ConfigError(
+                    f"training set {root} has no {split} examples; widen the period, lower "
+                    "--min-valid or change the validation dates/area"
+                )
+        return cls(root, manifest)
+
+    @property
+    def bands(self) -> list[str]:
+        return list(self.manifest["bands"])
+
+    def files(self, split: str) -> list[str]:
+        return [str(self.root / f) for f in self.manifest["files"][split]]
+
+    def dataset(self, split: str) -> Any:
+        import tensorflow as tf
+
+        patch = self.manifest["patch"]
+        coarse, fine, bands = patch["coarse"], patch["fine"], len(self.bands)
+        ds = tf.data.TFRecordDataset(self.files(split), compression_type="GZIP")
+        return ds.map(lambda s: parse_examples(s, coarse, fine, bands), num_parallel_calls=2)
+
+
+@dataclass
+class Normalization:
+    """``(x - mean[band]) / scale``: one scale for all bands keeps the MSE proportional."""
+
+    mean: list[float]
+    scale: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": "band-mean-global-scale",
+            "unit": "reflectance",
+            "mean": self.mean,
+            "scale": self.scale,
+        }
+
+
+def normalization_of(dataset: Any, bands: int) -> Normalization:
+    """Mean per band and one standard deviation over the valid label pixels of ``dataset``."""
+    total = np.zeros(bands)
+    total_sq = np.zeros(bands)
+    count = 0.0
+    for _inputs, label in dataset.as_numpy_iterator():
+        mask = label[..., -1] > 0
+        values = label[..., :-1][mask]
+        total += values.sum(axis=0)
+        total_sq += (values.astype(np.float64) ** 2).sum(axis=0)
+        count += float(mask.sum())
+    mean = total / max(count, 1.0)
+    var = total_sq / max(count, 1.0) - mean**2
+    scale = float(np.sqrt(max(var.mean(), 1e-8)))
+    return Normalization([float(m) for m in mean], scale)
+
+
+def masked_mse(y_true: Any, y_pred: Any) -> Any:
+    """MSE over the pixels whose mask (the label's last channel) is 1."""
+    import tensorflow as tf
+
+    mask = y_true[..., -1:]
+    err = tf.square(y_true[..., :-1] - y_pred) * mask
+    channels = tf.cast(tf.shape(y_pred)[-1], tf.float32)
+    return tf.reduce_sum(err) / (tf.reduce_sum(mask) * channels + 1e-6)
+
+
+def choose_strategy() -> Any:
+    """MirroredStrategy on several GPUs, one GPU as is, otherwise the default (CPU)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if len(gpus) == 1:
+        return tf.distribute.OneDeviceStrategy("/gpu:0")
+    return tf.distribute.get_strategy()
+
+
+def _normalizer(norm: Normalization, band: slice) -> Callable[[Any, Any], Any]:
+    import tensorflow as tf
+
+    mean = tf.constant(norm.mean[band], tf.float32)
+    scale = float(norm.scale)
+
+    def apply(inputs: Mapping[str, Any], label: Any) -> Any:
+        x = {k: (v[..., band] - mean) / scale for k, v in inputs.items()}
+        y = tf.concat([(label[..., :-1][..., band] - mean) / scale, label[..., -1:]], axis=-1)
+        return x, y
+
+    return apply
+
+
+class _TimeBudget:
+    """Stop when another epoch (as long as the slowest so far) would pass ``seconds``, so the
+    budget is a ceiling on training time, not a point after which one more epoch runs."""
+
+    def __init__(self, seconds: float | None) -> None:
+        import keras
+
+        budget = seconds
+
+        class Callback(keras.callbacks.Callback):  # type: ignore[misc]
+            def on_train_begin(self, logs: Any = None) -> None:
+                self.start = time.perf_counter()
+                self.epoch_start = self.start
+                self.slowest = 0.0
+                self.stopped_for_time = False
+
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.epoch_start = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                now = time.perf_counter()
+                self.slowest = max(self.slowest, now - self.epoch_start)
+                if budget is not None and now - self.start + self.slowest > budget:
+                    self.stopped_for_time = True
+                    self.model.stop_training = True
+
+        self.callback = Callback()
+
+
+@dataclass
+class TrainResult:
+    models: list[Any]
+    normalization: Normalization
+    history: list[dict[str, list[float]]]
+    seconds: float
+    epochs: list[int]
+    stopped: list[str]
+    strategy: str
+    scores: dict[str, Any] = field(default_factory=dict)
+
+
+def train_dcstfn(
+    data: TrainingSet,
+    cfg: TrainConfig,
+    workdir: Path,
+    progress: Callable[[str], None] | None = None,
+    initial: Sequence[Any] | None = None,
+) -> TrainResult:
+    """Train the variant's network(s) on ``data``; logs and checkpoints under ``workdir``.
+
+    ``initial``: Keras models to start from (fine-tuning, e.g. a package trained on simulated
+    data), one per network of the variant."""
+    import keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    say = progress or (lambda _m: None)
+    bands = len(data.bands)
+    train_raw = data.dataset("train").cache()
+    norm = normalization_of(train_raw, bands)
+    groups = [slice(0, bands)] if cfg.variant == "multi-band" else [slice(b, b + 1) for b in range(bands)]
+    budget = cfg.max_minutes * 60.0 / len(groups) if cfg.max_minutes is not None else None
+    strategy = choose_strategy()
+    models, history, epochs, stopped = [], [], [], []
+    t0 = time.perf_counter()
+    for g, band in enumerate(groups):
+        label = "all bands" if cfg.variant == "multi-band" else f"band {data.bands[band.start]}"
+        train = (
+            train_raw.map(_normalizer(norm, band))
+            .shuffle(2048, seed=cfg.seed, reshuffle_each_iteration=True)
+            .batch(cfg.batch_size)
+            .repeat()
+            .prefetch(2)
+        )
+        # A repeated dataset with a known epoch length: Keras otherwise learns the length by
+        # running out of data, and warns every epoch.
+        steps = -(-int(data.manifest["examples"]["train"]) // cfg.batch_size)
+        val = data.dataset("validation").map(_normalizer(norm, band)).cache().batch(cfg.batch_size)
+        with strategy.scope():
+            if initial is not None:
+                model = initial[g]
+            else:
+                model = build_dcstfn(
+                    DcstfnConfig(cfg.features, band.stop - band.start, residual=cfg.residual),
+                    name=f"dcstfn_{g}",
+                )
+            model.compile(
+                optimizer=keras.optimizers.Adam(cfg.learning_rate, beta_1=0.9, beta_2=0.999),
+                loss=masked_mse,
+                jit_compile=True,
+            )
+        run_dir = workdir / f"network-{g}"
+        budget_cb = _TimeBudget(budget).callback
+        callbacks = [
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=cfg.patience, restore_best_weights=True, verbose=0
+            ),
+            keras.callbacks.ModelCheckpoint(
+                str(run_dir / "checkpoints" / "best.weights.h5"),
+                monitor="val_loss",
+                save_best_only=True,
+                save_weights_only=True,
+            ),
+            keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
+            budget_cb,
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs, label=label: say(
+                    f"{label}: epoch {epoch + 1} loss {logs['loss']:.4f} val_loss {logs['val_loss']:.4f}"
+                )
+            ),
+        ]
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        fit = model.fit(
+            train,
+            validation_data=val,
+            epochs=cfg.epochs,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        hist = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+        history.append(hist)
+        epochs.append(len(hist.get("loss", [])))
+        if budget_cb.stopped_for_time:
+            stopped.append("time budget")
+        elif epochs[-1] < cfg.epochs:
+            stopped.append("early stopping")
+        else:
+            stopped.append("epochs")
+        models.append(model)
+    return TrainResult(
+        models, norm, history, time.perf_counter() - t0, epochs, stopped, type(strategy).__name__
+    )
+
+
+def predict_normalized(
+    models: Sequence[Any], variant: str, norm: Normalization, inputs: Mapping[str, Any]
+) -> Any:
+    """Reflectance in, reflectance out: the computation the exported package serves."""
+    import tensorflow as tf
+
+    mean = tf.constant(norm.mean, tf.float32)
+    scale = float(norm.scale)
+    x = {k: (tf.convert_to_tensor(v, tf.float32) - mean) / scale for k, v in inputs.items()}
+    if variant == "multi-band":
+        out = models[0](x, training=False)
+    else:
+        out = tf.concat(
+            [m({k: v[..., b : b + 1] for k, v in x.items()}, training=False) for b, m in enumerate(models)],
+            axis=-1,
+        )
+    return out * scale + mean
+
+
+def validation_scores(result: TrainResult, data: TrainingSet, variant: str) -> dict[str, Any]:
+    """RMSE, R², KGE, SSIM per band of the model and of the naive difference on every
+    validation example (masked pixels excluded), pooled over examples."""
+    bands = data.bands
+    truth, fused, naive, masks = [], [], [], []
+    for inputs, label in data.dataset("validation").batch(8).as_numpy_iterator():
+        out = predict_normalized(result.models, variant, result.normalization, inputs).numpy()
+        ratio = inputs["fine_tk1"].shape[1] // inputs["coarse_t0"].shape[1]
+        diff = inputs["coarse_t0"] - inputs["coarse_tk1"]
+        up = np.repeat(np.repeat(diff, ratio, axis=1), ratio, axis=2)
+        for i in range(out.shape[0]):
+            truth.append(label[i, ..., :-1])
+            fused.append(out[i])
+            naive.append(inputs["fine_tk1"][i] + up[i])
+            masks.append(label[i, ..., -1] > 0)
+
+    def score(pred: list[npt.NDArray[np.float32]]) -> dict[str, Any]:
+        # Examples side by side in one mosaic: SSIM windows never straddle two of them
+        # meaningfully (a 1-pixel gap of masked pixels separates them).
+        ref = np.concatenate([np.pad(t, ((0, 0), (0, 1), (0, 0))) for t in truth], axis=1)
+        prd = np.concatenate([np.pad(p, ((0, 0), (0, 1), (0, 0))) for p in pred], axis=1)
+        msk = np.concatenate([np.pad(m, ((0, 0), (0, 1))) for m in masks], axis=1)
+        s = evaluate(
+            np.moveaxis(ref, -1, 0),
+            np.moveaxis(prd, -1, 0),
+            msk,
+            bands=bands,
+            metrics=list(SCORE_METRICS),
+            data_range=1.0,
+        )
+        return {
+            "overall": s.overall,
+            "per_band": {m: dict(zip(bands, v, strict=True)) for m, v in s.per_band.items()},
+        }
+
+    return {"examples": len(truth), "model": score(fused), "naive": score(naive)}
+
+
+def export_dcstfn(
+    path: str | Path,
+    result: TrainResult,
+    cfg: TrainConfig,
+    data: TrainingSet,
+    command: str | None = None,
+) -> Path:
+    """Write the model package: SavedModel serving signature, metadata, and the Keras
+    networks (``keras/network-N.keras``) so that others can fine-tune them."""
+    import tensorflow as tf
+
+    bands = tuple(data.bands)
+    variant, norm = cfg.variant, result.normalization
+    # Fresh, uncompiled copies: the package carries the weights, not the optimizer's state.
+    per_network = len(bands) if variant == "multi-band" else 1
+    models = []
+    for i, trained in enumerate(result.models):
+        clean = build_dcstfn(
+            DcstfnConfig(cfg.features, per_network, residual=cfg.residual), name=f"dcstfn_{i}"
+        )
+        clean.set_weights(trained.get_weights())
+        models.append(clean)
+
+    def serve(**t: Any) -> dict[str, Any]:
+        fused = predict_normalized(models, variant, norm, t)
+        return {"fused": tf.identity(fused)}
+
+    ratio = int(data.manifest["patch"]["ratio"])
+    inputs = (
+        TensorSpecJson("coarse_t0", "coarse", "t0", ratio, bands),
+        TensorSpecJson("fine_tk1", "fine", "tk1", 1, bands),
+        TensorSpecJson("coarse_tk1", "coarse", "tk1", ratio, bands),
+    )
+    params = sum(trainable_parameters(m) for m in models)
+    meta = ModelMetadata(
+        name=cfg.name,
+        version=cfg.version,
+        task="spatiotemporal",
+        description=(
+            f"DCSTFN (Tan et al. 2018, Remote Sensing 10(7):1066), {variant} variant, d = "
+            f"{list(cfg.features)}: coarse and fine sub-networks fused by C(t0) + F(tk) - C(tk) on "
+            "feature maps"
+            + (", plus fine(tk) added to the output (residual, seed section 4)" if cfg.residual else "")
+            + ". Trained by `fusion train` on the training set named in `training`."
+        ),
+        bands=bands,
+        inputs=inputs,
+        halo=DCSTFN_HALO,
+        reference_pairs=(1, 1),
+        normalization=norm.as_json(),
+        parameters={
+            "variant": variant,
+            "features": list(cfg.features),
+            "residual": cfg.residual,
+            "networks": len(models),
+            "trainable_parameters": params,
+            "trainable_parameters_per_network": [trainable_parameters(m) for m in models],
+        },
+        training={
+            "command": command,
+            "trainset": {
+                k: data.manifest[k]
+                for k in ("catalog", "period", "bands", "patch", "split", "examples", "target_dates")
+            },
+            "config": {**asdict(cfg), "features": list(cfg.features)},
+            "epochs": result.epochs,
+            "stopped_by": result.stopped,
+            "seconds": round(result.seconds, 1),
+            "strategy": result.strategy,
+            "history": result.history,
+            "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        scores={"validation": result.scores} if result.scores else None,
+    )
+    root = Path(path)
+    keras_dir = root / "keras"
+    keras_dir.mkdir(parents=True, exist_ok=True)
+    for old in keras_dir.glob("*.keras"):
+        old.unlink()
+    for i, model in enumerate(models):
+        model.save(keras_dir / f"network-{i}.keras")
+    # XLA compiles one program per input shape; the pipeline's blocks have few shapes.
+    return export_package(root, meta, serve, track={"networks": list(models)}, jit_compile=False)
+
+
+def load_networks(package: str | Path) -> list[Any]:
+    """The Keras networks of a DCSTFN package, to fine-tune (``fusion train --init``)."""
+    import keras
+
+    files = sorted(Path(package, "keras").glob("network-*.keras"))
+    if not files:
+        raise ConfigError(f"{package} has no keras/network-*.keras: it cannot be fine-tuned")
+    return [
+        keras.models.load_model(f, custom_objects={"masked_mse": masked_mse}, compile=False) for f in files
+    ]
+
+
+def describe(scores: Mapping[str, Any]) -> str:
+    """One line: the model's and the naive RMSE/SSIM on validation."""
+    m, n = scores["model"]["overall"], scores["naive"]["overall"]
+    return (
+        f"validation ({scores['examples']} examples): RMSE {m['rmse']:.4f} (naive {n['rmse']:.4f}), "
+        f"SSIM {m['ssim']:.4f} (naive {n['ssim']:.4f}), R2 {m['r2']:.3f}, KGE {m['kge']:.3f}"
+    )

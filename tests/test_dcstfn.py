@@ -1,0 +1,215 @@
+"""DCSTFN (seed 001): architecture, training set, trainer, package, pipeline and real-data split."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusion.errors import ConfigError, UnknownNameError
+from fusion.grid import Window
+from fusion.models import PACKAGES_DIR, export_model, get_model
+from fusion.models.dcstfn import SEED_PARAMETERS, DcstfnConfig, build_dcstfn, trainable_parameters
+from fusion.models.package import load_model_package
+from fusion.pairing import PairingConfig
+from fusion.trainset import PatchConfig, SplitConfig, area_boundary, assign_split
+from tests.pipeline_fixtures import PIPE_TILE, pipe_request
+
+D = dt.date
+
+
+def test_single_band_seed_model_has_408961_trainable_parameters() -> None:
+    model = build_dcstfn(DcstfnConfig((32, 64, 128), bands=1))
+    assert trainable_parameters(model) == SEED_PARAMETERS == 408_961
+
+
+def test_shapes_follow_the_seed_figure_and_any_multiple_of_16() -> None:
+    model = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6))
+    for coarse, fine in ((10, 160), (3, 48)):
+        x = {
+            "coarse_t0": np.zeros((2, coarse, coarse, 6), np.float32),
+            "fine_tk1": np.zeros((2, fine, fine, 6), np.float32),
+            "coarse_tk1": np.zeros((2, coarse, coarse, 6), np.float32),
+        }
+        assert model(x).shape == (2, fine, fine, 6)
+    # The coarse sub-network is shared: one set of weights serves both coarse inputs.
+    assert [layer.name for layer in model.layers].count("coarse_subnet") == 1
+
+
+def test_split_rules_keep_validation_dates_and_area_out_of_training() -> None:
+    val = frozenset({D(2022, 5, 8)})
+    boundary = area_boundary(1024, SplitConfig(validation_area=0.25), 16)
+    assert boundary == 768
+    west, east = Window(0, 600, 160, 160), Window(0, 800, 160, 160)
+    straddling = Window(0, 700, 160, 160)
+    assert assign_split((D(2022, 6, 9), D(2022, 6, 25)), west, boundary, val) == "train"
+    assert assign_split((D(2022, 5, 8), D(2022, 6, 9)), east, boundary, val) == "validation"
+    # A validation date never trains, not even as the reference; the east never trains.
+    assert assign_split((D(2022, 6, 9), D(2022, 5, 8)), west, boundary, val) is None
+    assert assign_split((D(2022, 6, 9), D(2022, 6, 25)), straddling, boundary, val) is None
+    assert assign_split((D(2022, 6, 9), D(2022, 6, 25)), east, boundary, val) is None
+    assert assign_split((D(2022, 5, 8), D(2022, 6, 9)), west, boundary, val) is None
+
+
+@pytest.fixture(scope="module")
+def trainset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pipeline tests' area with fewer clouds, so that four dates give clear pairs."""
+    from fusion.simulate import simulate
+    from pipelines.trainset import TrainsetSpec, run_trainset
+    from tests.pipeline_fixtures import PIPE_SIM
+
+    scenes = tmp_path_factory.mktemp("clear") / "scenes"
+    simulate(dataclasses.replace(PIPE_SIM, mean_cloudiness=0.1), scenes)
+    out = tmp_path_factory.mktemp("trainset")
+    request = pipe_request(scenes, out, tile_size=256, pairing=PairingConfig(max_gap_days=64))
+    spec = TrainsetSpec(
+        bands=("blue", "green", "red", "nir08", "swir16", "swir22"),
+        # 64 px patches so that a 256 px tile has a training and a validation strip.
+        patches=PatchConfig(patch=4, stride=2, ratio=16, min_valid=0.5),
+        split=SplitConfig(validation_every=2, validation_area=0.25),
+        train_shards=2,
+    )
+    run_trainset(request, spec, out)
+    return out
+
+
+def test_training_set_pipeline_splits_by_date_and_area_without_leaks(trainset: Path) -> None:
+    manifest = json.loads((trainset / "manifest.json").read_text())
+    assert len(manifest["dates"]["train"]) >= 2, manifest
+    assert manifest["examples"]["train"] > 0 and manifest["examples"]["validation"] > 0
+    records = [json.loads(x) for f in trainset.glob("index-*.jsonl") for x in f.read_text().splitlines()]
+    assert len(records) == manifest["examples"]["train"] + manifest["examples"]["validation"]
+    val_dates = set(manifest["target_dates"]["validation"])
+    boundary = area_boundary(256, SplitConfig(validation_area=0.25), 16)
+    for r in records:
+        _row, col, h, w = r["window"]
+        assert (h, w) == (64, 64)
+        if r["split"] == "train":
+            assert r["t0"] not in val_dates and r["tk"] not in val_dates, r
+            assert col + w <= boundary, r
+        else:
+            assert r["t0"] in val_dates and col >= boundary, r
+    assert len(list(trainset.glob("train-*-of-00002.tfrecord.gz"))) == 2
+    assert manifest["dead_letters"] == 0
+
+
+def test_training_set_refuses_a_split_narrower_than_a_patch(pipe_scenes: Path, tmp_path: Path) -> None:
+    from pipelines.trainset import TrainsetSpec, run_trainset
+
+    spec = TrainsetSpec(("red",), PatchConfig(), SplitConfig())
+    with pytest.raises(ConfigError, match="narrower than one 160 px patch"):
+        run_trainset(pipe_request(pipe_scenes, tmp_path, tile_size=256), spec, tmp_path)
+
+
+def test_trainer_exports_a_package_whose_signature_matches_its_metadata(
+    trainset: Path, tmp_path: Path
+) -> None:
+    from fusion.train import TrainConfig, TrainingSet, export_dcstfn, train_dcstfn, validation_scores
+
+    data = TrainingSet.open(trainset)
+    cfg = TrainConfig(features=(4, 8, 8), epochs=2, batch_size=4, max_minutes=None)
+    result = train_dcstfn(data, cfg, tmp_path / "work")
+    assert result.epochs == [2] and len(result.history[0]["val_loss"]) == 2
+    assert (tmp_path / "work" / "network-0" / "checkpoints" / "best.weights.h5").is_file()
+    assert list((tmp_path / "work" / "network-0" / "logs").rglob("events.out.tfevents.*"))
+    result.scores = validation_scores(result, data, cfg.variant)
+    pkg = export_dcstfn(tmp_path / "pkg", result, cfg, data, "test")
+    model = load_model_package(pkg)  # refuses a signature that contradicts the metadata
+    meta = model.metadata
+    assert [s.name for s in meta.inputs] == ["coarse_t0", "fine_tk1", "coarse_tk1"]
+    assert meta.coarse_ratio == 16 and meta.parameters["variant"] == "multi-band"
+    assert set(meta.scores["validation"]["model"]["per_band"]["rmse"]) == set(meta.bands)
+    x = {
+        "coarse_t0": np.full((1, 4, 4, 6), 0.2, np.float32),
+        "fine_tk1": np.full((1, 64, 64, 6), 0.2, np.float32),
+        "coarse_tk1": np.full((1, 4, 4, 6), 0.2, np.float32),
+    }
+    out = model.predict(x)
+    assert out.shape == (1, 64, 64, 6) and np.isfinite(out).all()
+    # The per-band variant: one single-band network per band.
+    per_band = TrainConfig(variant="per-band", features=(4, 8, 8), epochs=1, batch_size=4, max_minutes=None)
+    r2 = train_dcstfn(data, per_band, tmp_path / "work2")
+    assert len(r2.models) == 6 and all(m.output_shape[-1] == 1 for m in r2.models)
+
+
+def test_shipped_dcstfn_package_loads_and_says_how_it_was_trained() -> None:
+    model = get_model("dcstfn")
+    meta = model.metadata
+    assert meta.name == "dcstfn" and meta.coarse_ratio == 16
+    assert meta.parameters["features"] == [32, 64, 128]
+    assert meta.training["command"].startswith("fusion train")
+    assert meta.training["seconds"] <= 20 * 60
+    assert (PACKAGES_DIR / "dcstfn" / "keras").is_dir()
+    with pytest.raises(UnknownNameError, match="trained, not exported"):
+        export_model("dcstfn", Path("unused"))
+
+
+def test_pipeline_runs_end_to_end_with_the_dcstfn_package(pipe_scenes: Path, tmp_path: Path) -> None:
+    from pipelines.run import run_fusion
+
+    request = pipe_request(pipe_scenes, tmp_path / "out", model="dcstfn")
+    summary = run_fusion(request, tmp_path / "report")
+    assert summary.written, summary.text()
+    assert not [r for r in summary.dead_letters if r["kind"] == "failed"], summary.text()
+    item = json.loads(
+        next((tmp_path / "out").glob(f"eo-fusion-spatiotemporal-dcstfn/{PIPE_TILE}/*/*.json")).read_text()
+    )
+    assert item["properties"]["eo-fusion:model"]["name"] == "dcstfn"
+
+
+def test_band_subset_network_equals_the_full_network_with_missing_bands_at_their_mean() -> None:
+    from fusion.realdata import band_subset_network
+
+    full = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6))
+    rng = np.random.default_rng(3)
+    for w in full.weights:  # non-trivial biases too
+        w.assign(rng.normal(0, 0.2, w.shape).astype(np.float32))
+    idx = [1, 2, 3]
+    sub = band_subset_network(full, idx)
+    x3 = {
+        "coarse_t0": rng.normal(size=(1, 3, 3, 3)).astype(np.float32),
+        "fine_tk1": rng.normal(size=(1, 48, 48, 3)).astype(np.float32),
+        "coarse_tk1": rng.normal(size=(1, 3, 3, 3)).astype(np.float32),
+    }
+    x6 = {}
+    for k, v in x3.items():
+        z = np.zeros((*v.shape[:3], 6), np.float32)  # zero = the band mean after normalization
+        z[..., idx] = v
+        x6[k] = z
+    np.testing.assert_allclose(np.asarray(sub(x3)), np.asarray(full(x6))[..., idx], atol=1e-5)
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(
+    not (REAL / "gwydir_flood").is_dir(), reason="shared/data/gwydir_flood is not beside the checkout"
+)
+def test_gwydir_on_site_training_set_never_touches_the_hold_out(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from fusion.realdata import holdout_boundary, load_real_set, site_training_set
+
+    data = load_real_set("gwydir_flood", REAL)
+    assert data.fine_target.shape == (480, 480, 3) and data.coarse_target.shape == (30, 30, 3)
+    # "MODIS" is exact 16 x 16 block means of Landsat: the coarse grid is recovered exactly.
+    assert np.allclose(
+        data.coarse_reference[0, 0], data.fine_reference[:16, :16].mean(axis=(0, 1)), atol=2e-3
+    )
+    manifest = site_training_set(data, tmp_path, holdout=0.5, stride=2)
+    boundary = holdout_boundary(480, 0.5)
+    assert boundary == 240
+    for split in ("train", "validation"):
+        keys = []
+        for record in tf.data.TFRecordDataset(str(tmp_path / f"{split}-00000-of-00001.tfrecord.gz"), "GZIP"):
+            ex = tf.train.Example.FromString(record.numpy())
+            keys.append(ex.features.feature["key"].bytes_list.value[0].decode())
+        assert len(keys) == manifest["examples"][split] > 0
+        for key in keys:
+            row, col = (int(v) for v in key.rsplit("/", 1)[1].split("-"))
+            assert col + 160 <= boundary, key
+            assert (row + 160 > 320) == (split == "validation"), key
