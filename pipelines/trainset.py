@@ -160,12 +160,11 @@ def build_trainset(request: FusionRequest, spec: TrainsetSpec, pipeline: beam.Pi
                 num_shards=spec.train_shards if name == "train" else spec.validation_shards,
             )
         )
-    index = (
+    _ = (
         examples.examples
         | "IndexLines" >> beam.Map(lambda e: e[2])
         | "WriteIndex" >> beam.io.WriteToText(f"{root}/index", file_name_suffix=".jsonl", num_shards=1)
     )
-    del index
     dead = (assessed[DEAD_LETTER], examples[DEAD_LETTER]) | "AllDead" >> beam.Flatten()
     (
         dead
