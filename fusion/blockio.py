@@ -182,7 +182,8 @@ def _fill(values: FloatArray) -> FloatArray:
     return out
 
 
-def _upsample_mask(mask: BoolArray, factor: int) -> BoolArray:
+def upsample_mask(mask: BoolArray, factor: int) -> BoolArray:
+    """Each coarse pixel of ``mask`` repeated ``factor`` x ``factor`` times on the fine grid."""
     return np.repeat(np.repeat(mask, factor, axis=0), factor, axis=1) if factor > 1 else mask
 
 
@@ -226,7 +227,7 @@ def read_block(
         if k <= len(pairs):
             fine = read_scene(pairs[k - 1].fine.scene, bands, fine_grid, Resampling.nearest)
             coarse = read_scene(pairs[k - 1].coarse.scene, bands, coarse_grid, Resampling.average)
-            valid = fine.usable & _upsample_mask(coarse.usable, ratio)
+            valid = fine.usable & upsample_mask(coarse.usable, ratio)
             arrays[f"fine_tk{k}"] = _fill(fine.reflectance)
             arrays[f"coarse_tk{k}"] = _fill(coarse.reflectance)
             nbytes += fine.reflectance.nbytes + coarse.reflectance.nbytes
@@ -236,7 +237,7 @@ def read_block(
             arrays[f"coarse_tk{k}"] = arrays["coarse_tk1"]
         arrays[f"valid_tk{k}"] = valid[..., np.newaxis].astype(np.float32)
         any_pair |= valid
-    output_valid = _upsample_mask(target.usable, ratio) & any_pair
+    output_valid = upsample_mask(target.usable, ratio) & any_pair
     wanted = {s.name for s in metadata.inputs}
     return BlockInputs(
         product_id=product_id,

@@ -94,6 +94,18 @@ def _load(item_path: Path, simulation_dir: Path) -> _Loaded:
     return _Loaded(item, fused, valid, truth, truth_day, names)
 
 
+def _products_by_tile_and_date(
+    output: str | os.PathLike[str], simulation_dir: str | os.PathLike[str]
+) -> dict[tuple[str, str], list[_Loaded]]:
+    """Every product under ``output`` with its truth, grouped by (tile, start datetime)."""
+    groups: dict[tuple[str, str], list[_Loaded]] = {}
+    for path in sorted(Path(output).glob("eo-fusion-*/*/*/*.json")):
+        loaded = _load(path, Path(simulation_dir))
+        props = loaded.item["properties"]
+        groups.setdefault((props["eo-fusion:tile"], props["start_datetime"]), []).append(loaded)
+    return groups
+
+
 def score_output(
     output: str | os.PathLike[str], simulation_dir: str | os.PathLike[str]
 ) -> list[ProductScore]:
@@ -104,11 +116,7 @@ def score_output(
     of them, so models are compared on the same pixels (a model that fills more pixels is not
     penalised for the harder ones). Sorted by (date, model).
     """
-    groups: dict[tuple[str, str], list[_Loaded]] = {}
-    for path in sorted(Path(output).glob("eo-fusion-*/*/*/*.json")):
-        loaded = _load(path, Path(simulation_dir))
-        props = loaded.item["properties"]
-        groups.setdefault((props["eo-fusion:tile"], props["start_datetime"]), []).append(loaded)
+    groups = _products_by_tile_and_date(output, simulation_dir)
     out = []
     for members in groups.values():
         common = np.logical_and.reduce([m.valid for m in members])
@@ -170,15 +178,13 @@ def simulated_comparisons(
 ) -> list[Comparison]:
     """One comparison per (tile, date) that every model in ``models`` produced: the simulated
     truth of the observed day, each model's product, scored on the pixels valid in all."""
-    groups: dict[tuple[str, str], dict[str, _Loaded]] = {}
-    for path in sorted(Path(output).glob("eo-fusion-*/*/*/*.json")):
-        loaded = _load(path, Path(simulation_dir))
-        props = loaded.item["properties"]
-        name = props["eo-fusion:model"]["name"]
-        if name in models:
-            groups.setdefault((props["eo-fusion:tile"], props["start_datetime"]), {})[name] = loaded
     out = []
-    for (tile, start), members in sorted(groups.items()):
+    for (tile, start), group in sorted(_products_by_tile_and_date(output, simulation_dir).items()):
+        members = {
+            m.item["properties"]["eo-fusion:model"]["name"]: m
+            for m in group
+            if m.item["properties"]["eo-fusion:model"]["name"] in models
+        }
         if set(members) != set(models):
             continue
         first = members[models[0]]

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from rasterio.enums import Resampling
 
-from fusion.blockio import GridWindow, read_scene
+from fusion.blockio import GridWindow, read_scene, upsample_mask
 from fusion.errors import ConfigError
 from fusion.grid import Tile, Window
 from fusion.pairing import Observation, PairingConfig, ReferencePair, reference_pairs
@@ -161,8 +161,7 @@ class TileArrays:
 
     def valid(self, ratio: int) -> npt.NDArray[np.bool_]:
         def up(a: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
-            ok = np.all(np.isfinite(a), axis=-1)
-            return np.repeat(np.repeat(ok, ratio, axis=0), ratio, axis=1)
+            return upsample_mask(np.all(np.isfinite(a), axis=-1), ratio)
 
         valid: npt.NDArray[np.bool_] = (
             up(self.coarse_t0)

@@ -63,6 +63,19 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def beam_counters(result: Any, namespace: str) -> dict[str, int]:
+    """The committed (else attempted) value of every counter of ``namespace``, by name."""
+    counters: dict[str, int] = {}
+    try:
+        for c in result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]:
+            counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + int(
+                c.committed or c.attempted or 0
+            )
+    except Exception:  # some runners report no metrics; the summary still holds
+        log.debug("metrics not available from this runner")
+    return counters
+
+
 def run_fusion(
     request: FusionRequest, report_dir: str | Path, beam_args: list[str] | None = None
 ) -> RunSummary:
@@ -77,14 +90,7 @@ def run_fusion(
     build_pipeline(request, pipeline, str(report))
     result = pipeline.run()
     result.wait_until_finish()
-    counters: dict[str, int] = {}
-    try:
-        for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
-            counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + int(
-                c.committed or c.attempted or 0
-            )
-    except Exception:  # some runners report no metrics; the summary still holds
-        log.debug("metrics not available from this runner")
+    counters = beam_counters(result, NAMESPACE)
     summary = RunSummary(
         _read_jsonl(report / "products.jsonl"), _read_jsonl(report / "dead-letter.jsonl"), counters
     )

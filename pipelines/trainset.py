@@ -19,7 +19,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.tfrecordio import WriteToTFRecord
-from apache_beam.metrics.metric import Metrics, MetricsFilter
+from apache_beam.metrics.metric import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pvalue import PCollection
 from apache_beam.transforms import combiners
@@ -42,6 +42,7 @@ from fusion.trainset import (
     write_manifest,
 )
 from pipelines.fuse import DEAD_LETTER, AssessScenes, SearchScenes, dead_letter
+from pipelines.run import beam_counters
 
 NAMESPACE = "eo-fusion-trainset"
 
@@ -189,11 +190,7 @@ def run_trainset(
     build_trainset(request, spec, pipeline, str(root))
     result = pipeline.run()
     result.wait_until_finish()
-    counters: dict[str, int] = {}
-    for c in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
-        counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + int(
-            c.committed or c.attempted or 0
-        )
+    counters = beam_counters(result, NAMESPACE)
     records = [
         json.loads(line)
         for path in sorted(root.glob("index-*.jsonl"))
