@@ -171,7 +171,7 @@ def tile_clear_fraction(scene: Scene, tile: Tile, factor: int) -> float:
     return float(read_usable_mask(scene, grid).mean())
 
 
-def _fill(values: FloatArray) -> FloatArray:
+def fill_invalid(values: FloatArray) -> FloatArray:
     """Replace NaN by the band's mean of valid pixels (0 where a band has none)."""
     out = values.copy()
     for b in range(out.shape[-1]):
@@ -218,7 +218,7 @@ def read_block(
     fine_grid = GridWindow.of(tile, block.read)
     coarse_grid = GridWindow.of(tile, block.read, ratio)
     target = read_scene(job.target.scene, bands, coarse_grid, Resampling.average)
-    arrays: dict[str, FloatArray] = {"coarse_t0": _fill(target.reflectance)}
+    arrays: dict[str, FloatArray] = {"coarse_t0": fill_invalid(target.reflectance)}
     any_pair = np.zeros((fine_grid.height, fine_grid.width), dtype=bool)
     max_pairs = metadata.reference_pairs[1]
     pairs = list(job.pairs[:max_pairs])
@@ -228,8 +228,8 @@ def read_block(
             fine = read_scene(pairs[k - 1].fine.scene, bands, fine_grid, Resampling.nearest)
             coarse = read_scene(pairs[k - 1].coarse.scene, bands, coarse_grid, Resampling.average)
             valid = fine.usable & upsample_mask(coarse.usable, ratio)
-            arrays[f"fine_tk{k}"] = _fill(fine.reflectance)
-            arrays[f"coarse_tk{k}"] = _fill(coarse.reflectance)
+            arrays[f"fine_tk{k}"] = fill_invalid(fine.reflectance)
+            arrays[f"coarse_tk{k}"] = fill_invalid(coarse.reflectance)
             nbytes += fine.reflectance.nbytes + coarse.reflectance.nbytes
         else:  # fewer pairs than the model can use: an all-invalid stand-in the model ignores
             valid = np.zeros_like(any_pair)

@@ -395,8 +395,15 @@ def demo(out_dir: Path, quiet: bool) -> None:
 @click.option("--tiles", type=_CsvType(), help="Grid tile ids to produce, e.g. 14N-0020-0188.")
 @click.option("--model", help="Built-in model name (`fusion models`) or a model package folder. [starfm]")
 @click.option("--stac-api", help="Also publish the products to this STAC API (Transactions extension).")
+@click.option(
+    "--task",
+    type=click.Choice(("spatiotemporal", "harmonize")),
+    help="spatiotemporal: MODIS + Landsat pairs -> daily Landsat-like; harmonize: Sentinel-2 -> "
+    "Landsat-8-like on every Sentinel-2 date (needs a harmonize model). [spatiotemporal]",
+)
 @click.option("--fine-collection", help="Fine collection id. [landsat-c2-l2]")
 @click.option("--coarse-collection", help="Coarse collection id. [modis-09A1-061]")
+@click.option("--source-collection", help="harmonize: the Sentinel-2 collection id. [sentinel-2-l2a]")
 @click.option("--epsg", type=int, help="Output UTM EPSG code. [the fine scenes' CRS]")
 @click.option("--tile-size", type=click.IntRange(16), help="Grid tile size in pixels. [1024]")
 @click.option("--block-size", type=click.IntRange(16), help="Block size in pixels. [512]")
@@ -878,6 +885,118 @@ def train(
             f"trained in {result.seconds:.0f} s, epochs {result.epochs} "
             f"(stopped by {', '.join(result.stopped)})"
         )
+        click.echo(describe(result.scores))
+        click.echo(f"package: {path}")
+
+    _run(go)
+
+
+@main.command("train-mgan")
+@click.option(
+    "--catalog", required=True, help="Static STAC catalog (or STAC API) with Sentinel-2 and Landsat."
+)
+@click.option("--start", required=True, type=DATE, help="First day of the training period.")
+@click.option("--end", required=True, type=DATE, help="Last day of the training period.")
+@click.option("--tiles", type=_CsvType(), help="Grid tile ids to train on. [every tile the scenes cover]")
+@click.option(
+    "--tile-size", type=click.IntRange(128), default=1024, show_default=True, help="Grid tile size (px)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model package folder to write (usable as --model with --task harmonize).",
+)
+@click.option(
+    "--filters",
+    default="32,64,128,256,256,256,256",
+    show_default=True,
+    help="Generator down-sampling filters, 7 levels (pix2pix: 64,128,256,512,512,512,512).",
+)
+@click.option("--bottom-filters", type=click.IntRange(1), default=32, show_default=True)
+@click.option(
+    "--discriminator-filters", default="32,64,128,256", show_default=True, help="PatchGAN filters, 4 levels."
+)
+@click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Wall-clock budget for the training steps (reading pairs not included).",
+)
+@click.option("--max-steps", type=click.IntRange(1), help="Stop after this many steps.")
+@click.option("--validate-every", type=click.IntRange(1), default=100, show_default=True, help="Steps.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def train_mgan_command(
+    catalog: str,
+    start: dt.date,
+    end: dt.date,
+    tiles: list[str] | None,
+    tile_size: int,
+    out_dir: Path,
+    filters: str,
+    bottom_filters: int,
+    discriminator_filters: str,
+    batch_size: int,
+    max_minutes: float,
+    max_steps: int | None,
+    validate_every: int,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """Train the MGAN (seed 002) on Sentinel-2 / Landsat pairs within 1 day and export it.
+
+    Pairs are read whole per tile, cut into 128-pixel patches (384 / 192 Sentinel-2 pixels)
+    every 64 pixels; every 4th pair date is held out for validation, and the generator with
+    the best validation RMSE is exported. The package records the pairs, the history and the
+    validation SAM, ERGAS, RMSE, UIQI and PSNR of the MGAN, the HLS bandpass baseline and raw
+    Sentinel-2 on the same patches.
+    """
+    from fusion.models.mgan import MganConfig
+    from fusion.request import FusionRequest
+    from fusion.train_mgan import MganTrainConfig, describe, export_mgan, train_mgan
+
+    def ints(text: str, n: int, option: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(v) for v in text.split(","))
+        except ValueError as exc:
+            raise ConfigError(f"{option} {text!r}: give {n} comma-separated integers") from exc
+        if len(values) != n:
+            raise ConfigError(f"{option} {text!r}: give exactly {n} integers, got {len(values)}")
+        return values
+
+    def go() -> None:
+        _setup_logging(quiet)
+        progress = _stderr_progress(quiet)
+        model = MganConfig(
+            bottom_filters=bottom_filters,
+            generator_filters=ints(filters, 7, "--filters"),
+            discriminator_filters=ints(discriminator_filters, 4, "--discriminator-filters"),
+        )
+        cfg = MganTrainConfig(
+            model=model,
+            batch_size=batch_size,
+            max_minutes=max_minutes,
+            max_steps=max_steps,
+            validate_every=validate_every,
+            seed=seed,
+        )
+        request = FusionRequest(
+            catalog=catalog,
+            output=str(out_dir),
+            start=start,
+            end=end,
+            task="harmonize",
+            tiles=tuple(tiles) if tiles else None,
+            tile_size=tile_size,
+        )
+        result = train_mgan(request, cfg, progress)
+        command = "fusion train-mgan " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train-mgan"] else None
+        path = export_mgan(out_dir, result, cfg, request, command)
+        click.echo(f"trained {result.steps} steps in {result.seconds:.0f} s (best step {result.best_step})")
         click.echo(describe(result.scores))
         click.echo(f"package: {path}")
 

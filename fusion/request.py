@@ -34,6 +34,9 @@ from fusion.pairing import PairingConfig
 from fusion.rasterio_io import COG_PROFILES
 from fusion.sources import check_credentials
 
+#: Fusion tasks a request can ask for (DESIGN.md §2).
+TASKS = ("spatiotemporal", "harmonize")
+
 
 @dataclass(frozen=True)
 class FusionRequest:
@@ -45,9 +48,11 @@ class FusionRequest:
     end: dt.date
     aoi: str | None = None  #: "minx,miny,maxx,maxy" (WGS 84) or a GeoJSON file; None = all scenes
     tiles: tuple[str, ...] | None = None  #: grid tile ids to produce; None = every tile of the AOI
-    task: str = "spatiotemporal"
+    task: str = "spatiotemporal"  #: spatiotemporal | harmonize
     fine_collection: str = "landsat-c2-l2"
     coarse_collection: str = "modis-09A1-061"
+    #: harmonize: the collection turned into Landsat-like products (fine/coarse are not read)
+    source_collection: str = "sentinel-2-l2a"
     model: str = "starfm"
     epsg: int | None = None  #: output UTM CRS; None = the fine scenes' CRS
     resolution: float = 30.0
@@ -65,8 +70,8 @@ class FusionRequest:
             raise ConfigError("block_size and tile_size must be positive pixel counts")
         if self.cog_profile not in COG_PROFILES:
             raise ConfigError(f"cog_profile {self.cog_profile!r}: choose one of {sorted(COG_PROFILES)}")
-        if self.task != "spatiotemporal":
-            raise ConfigError(f"task {self.task!r} is not available yet; use 'spatiotemporal'")
+        if self.task not in TASKS:
+            raise ConfigError(f"task {self.task!r}: choose one of {', '.join(TASKS)}")
         parse_aoi(self.aoi)  # fail early on a bad AOI
 
     # ---------------------------------------------------------------- construction
@@ -130,8 +135,17 @@ class FusionRequest:
 
     # ---------------------------------------------------------------- derived
 
-    def search_request(self) -> SearchRequest:
-        """References may lie up to the maximum gap outside the target period."""
+    def search_request(self, with_targets: bool = False) -> SearchRequest:
+        """Spatiotemporal: references may lie up to the maximum gap outside the target period.
+        Harmonize: the source collection within the period (``with_targets``: also the fine
+        collection, one day either side, for training and scoring)."""
+        if self.task == "harmonize":
+            slack = dt.timedelta(days=1 if with_targets else 0)
+            start, end = as_utc_range(self.start - slack, self.end + slack)
+            collections = (
+                (self.source_collection, self.fine_collection) if with_targets else (self.source_collection,)
+            )
+            return SearchRequest(aoi=parse_aoi(self.aoi), start=start, end=end, collections=collections)
         gap = dt.timedelta(days=self.pairing.max_gap_days)
         start, end = as_utc_range(self.start - gap, self.end + gap)
         return SearchRequest(
@@ -275,24 +289,35 @@ class SceneOnTile:
     role: str
 
 
-def search_scenes(request: FusionRequest) -> list[SceneOnTile]:
-    """Search the catalog; every scene on every output tile its footprint intersects."""
+def search_scenes(request: FusionRequest, with_targets: bool = False) -> list[SceneOnTile]:
+    """Search the catalog; every scene on every output tile its footprint intersects.
+
+    Roles: ``fine`` and ``coarse`` (spatiotemporal); ``source`` (harmonize), plus ``fine`` for
+    the Landsat scenes when ``with_targets`` (training and scoring a harmonize model)."""
+    search = request.search_request(with_targets)
     if is_stac_api(request.catalog):
         from fusion.stacapi import search_api
 
-        scenes = search_api(request.catalog, request.search_request()).scenes
+        scenes = search_api(request.catalog, search).scenes
     else:
-        scenes = search_static_catalog(request.catalog, request.search_request())
+        scenes = search_static_catalog(request.catalog, search)
     fine = [s for s in scenes if s.collection == request.fine_collection]
-    coarse = [s for s in scenes if s.collection == request.coarse_collection]
+    if request.task == "harmonize":
+        source = [s for s in scenes if s.collection == request.source_collection]
+        groups = [("source", source)] + ([("fine", fine)] if with_targets else [])
+        grid_scenes = source
+    else:
+        coarse = [s for s in scenes if s.collection == request.coarse_collection]
+        groups = [("fine", fine), ("coarse", coarse)]
+        grid_scenes = fine
     # A missing credential stops the run here, before any pixel is read.
-    check_credentials([h for s in fine + coarse for h in (*s.bands.values(), s.qa_href) if h])
-    if not fine or not coarse:
+    check_credentials([h for _, g in groups for s in g for h in (*s.bands.values(), s.qa_href) if h])
+    if not all(g for _, g in groups):
         return []
-    grid = request.grid(fine)
-    tiles = request.output_tiles(grid, fine)
+    grid = request.grid(grid_scenes)
+    tiles = request.output_tiles(grid, grid_scenes)
     out = []
-    for role, group in (("fine", fine), ("coarse", coarse)):
+    for role, group in groups:
         for scene in group:
             footprint = reproject_geometry(shape(scene.geometry).segmentize(0.01), "EPSG:4326", grid.crs)
             for tile in tiles:

@@ -29,6 +29,7 @@ from apache_beam.transforms import combiners, window
 from fusion.blockio import BlockInputs, read_block, stack_batch, tile_clear_fraction
 from fusion.errors import ConfigError, FusionError
 from fusion.grid import Block, Tile, crop_halo, plan_blocks
+from fusion.harmonize import block_alignment, harmonize_jobs, read_source_block
 from fusion.models import resolve_model
 from fusion.models.package import (
     LoadedModel,
@@ -102,7 +103,7 @@ class _AssessDoFn(beam.DoFn):
         self.fine_factor = fine_factor
 
     def process(self, item: SceneOnTile) -> Iterator[Any]:
-        factor = self.fine_factor if item.role == "fine" else self.coarse_factor
+        factor = self.coarse_factor if item.role == "coarse" else self.fine_factor
         try:
             clear = tile_clear_fraction(item.scene, item.tile, factor)
         except FusionError as exc:
@@ -163,6 +164,7 @@ class PairScenes(beam.PTransform[Any, Any]):
         span = (search.end - search.start).total_seconds() + 1
         period = (self.request.start, self.request.end)
         config = self.request.pairing
+        task = self.request.task
 
         def pair(element: tuple[str, Iterable[tuple[Observation, Tile]]]) -> Iterator[Any]:
             _tile_id, group = element
@@ -170,7 +172,11 @@ class PairScenes(beam.PTransform[Any, Any]):
             if not items:
                 return
             tile = items[0][1]
-            jobs, skips = pair_tile([o for o, _ in items], config, period)
+            observations = [o for o, _ in items]
+            if task == "harmonize":
+                jobs, skips = harmonize_jobs(observations, config, period)
+            else:
+                jobs, skips = pair_tile(observations, config, period)
             _count("jobs_paired", len(jobs))
             _count("dates_not_fused", len(skips))
             for job in jobs:
@@ -224,17 +230,21 @@ class PlanBlocks(beam.PTransform[Any, Any]):
     checksum: str
     model_href: str
     block_size: int
+    #: block sizes and halos are multiples of this (the coarse ratio; 2 for 20 m sources)
+    align: int = 0
 
     def __post_init__(self) -> None:
         super().__init__()
-        if self.block_size % self.metadata.coarse_ratio:
+        if not self.align:
+            self.align = self.metadata.coarse_ratio
+        if self.block_size % self.align:
             raise ValueError(
-                f"block_size {self.block_size} must be a multiple of the model's coarse ratio "
-                f"{self.metadata.coarse_ratio}"
+                f"block_size {self.block_size} must be a multiple of {self.align} for model "
+                f"{self.metadata.name!r} (its coarse ratio or source pixel sizes)"
             )
 
     def expand(self, jobs: PCollection) -> DoOutputsTuple:
-        ratio = self.metadata.coarse_ratio
+        ratio = self.align
         halo = -(-self.metadata.halo // ratio) * ratio
         output, metadata, checksum, href, size = (
             self.output,
@@ -281,8 +291,9 @@ class _ReadDoFn(beam.DoFn):
 
     def process(self, bj: BlockJob) -> Iterator[Any]:
         key = f"{bj.spec.product_id}/block-{bj.block.index[0]}-{bj.block.index[1]}"
+        reader = read_source_block if self.metadata.task == "harmonize" else read_block
         try:
-            inputs = read_block(bj.job, bj.tile, bj.block, self.metadata, bj.spec.product_id, bj.n_blocks)
+            inputs = reader(bj.job, bj.tile, bj.block, self.metadata, bj.spec.product_id, bj.n_blocks)
         except FusionError as exc:
             _count("blocks_dead_lettered")
             yield beam.pvalue.TaggedOutput(
@@ -593,13 +604,25 @@ def build_pipeline(
     model_dir = resolve_model(request.model)
     metadata = read_metadata(model_dir)
     checksum = package_checksum(model_dir)
+    if metadata.task != request.task:
+        raise ConfigError(
+            f"model {request.model!r} is a {metadata.task!r} model but the request's task is "
+            f"{request.task!r}; choose a {request.task} model (`fusion models` lists tasks) or set task"
+        )
     ratio = metadata.coarse_ratio
+    align = block_alignment(metadata, request.resolution)
+    for label, size in (("block_size", request.block_size), ("tile_size", request.tile_size)):
+        if size % align:
+            raise ConfigError(
+                f"{label} {size} must be a multiple of {align} for model {metadata.name!r} "
+                f"(its coarse ratio or source pixel sizes on the {request.resolution:g} m grid)"
+            )
 
     scenes = pipeline | "SearchScenes" >> SearchScenes(request)
     assessed = scenes | "AssessScenes" >> AssessScenes(coarse_factor=ratio)
     paired = assessed.observations | "PairScenes" >> PairScenes(request)
     planned = paired["jobs"] | "PlanBlocks" >> PlanBlocks(
-        request.output, metadata, checksum, str(model_dir), request.block_size
+        request.output, metadata, checksum, str(model_dir), request.block_size, align
     )
     read = planned.blocks | "ReadBlocks" >> ReadBlocks(metadata)
     fused = read.blocks | "FuseBlocks" >> FuseBlocks(str(model_dir))

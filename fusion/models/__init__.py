@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fusion.errors import UnknownNameError
+from fusion.models.bandpass import export_area_average, export_bandpass
 from fusion.models.classical import export_naive, export_starfm
 from fusion.models.package import LoadedModel, ModelMetadata, load_model_package, read_metadata
 
@@ -22,12 +23,15 @@ PACKAGES_DIR = Path(__file__).parent / "packages"
 EXPORTERS: dict[str, Callable[..., Path]] = {
     "starfm": export_starfm,
     "naive": export_naive,
+    "bandpass": export_bandpass,
+    "area-average": export_area_average,
 }
 
 
 #: Built-in learned packages: name -> how to rebuild it (they are trained, not exported).
 TRAINED: dict[str, str] = {
     "dcstfn": "make dcstfn-package (see README, 'Reproduce the DCSTFN package')",
+    "mgan": "make mgan-package (see README, 'Reproduce the MGAN package')",
 }
 
 

@@ -30,7 +30,9 @@ from fusion.errors import ModelPackageError
 METADATA_FILE = "fusion-model.json"
 SAVED_MODEL_DIR = "saved_model"
 SCHEMA = "eo-fusion/model-package/1"
-ROLES = ("fine", "coarse", "valid")
+#: fine/coarse/valid: spatiotemporal inputs; source: a harmonize input read at its own pixel size;
+#: platform: a one-hot (N, 1, 1, len(bands)) tensor naming the source scene's platform.
+ROLES = ("fine", "coarse", "valid", "source", "platform")
 TIMES = ("t0", "tk1", "tk2")
 TASKS = ("spatiotemporal", "harmonize")
 
@@ -43,11 +45,22 @@ class TensorSpecJson:
     role: str  #: fine | coarse | valid (inputs); fused (output)
     time: str  #: t0 | tk1 | tk2
     resolution_ratio: int  #: pixel size / fine pixel size (coarse: 16 for MODIS 480 m on Landsat 30 m)
-    bands: tuple[str, ...]  #: common names, or ("valid",) for masks
+    bands: tuple[str, ...]  #: common names, or ("valid",) for masks, or platforms (one-hot)
+    #: ``source`` inputs only: the native pixel size in metres the pipeline reads them at
+    #: (Sentinel-2 10 m / 20 m for a 30 m output), so no resampling happens before the model.
+    pixel_size: float | None = None
 
     def __post_init__(self) -> None:
         if self.resolution_ratio < 1:
             raise ModelPackageError(f"tensor {self.name!r}: resolution_ratio must be >= 1")
+        if self.role == "source" and (self.pixel_size is None or self.pixel_size <= 0):
+            raise ModelPackageError(f"source tensor {self.name!r} needs a positive pixel_size (metres)")
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        if out["pixel_size"] is None:  # keeps the metadata of spatiotemporal packages unchanged
+            del out["pixel_size"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -102,7 +115,7 @@ class ModelMetadata:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out["inputs"] = [asdict(s) for s in self.inputs]
+        out["inputs"] = [s.to_json() for s in self.inputs]
         return out
 
     @classmethod

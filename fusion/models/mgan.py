@@ -1,0 +1,315 @@
+"""MGAN (seed 002): a multispectral pix2pix that turns Sentinel-2 into Landsat-8-like images.
+
+* **Generator** - a pix2pix U-Net whose bottom takes Sentinel-2 at its native resolutions:
+  one convolution for the 10 m bands (384 × 384 × 4, stride 3 → 128 × 128) and one transposed
+  convolution for the 20 m bands (192 × 192 × 2, stride 2 → 384 × 384; a stride-3 convolution
+  then brings it to 128 × 128, as a 20 → 30 m step is 3/2 and no single layer has that
+  stride), concatenated before the encoder–decoder. Seven 4 × 4 stride-2 down-sampling
+  blocks to 1 × 1 and seven up-sampling blocks with skip connections (dropout 0.5 in the first
+  three), as in pix2pix, **without instance normalization** (seed 002: it does not suit
+  multispectral patches). Output 128 × 128 × 6, tanh (targets are normalized to [-1, 1]).
+* **Discriminator** - a PatchGAN on (Sentinel-2 area-averaged to 30 m, Landsat or generated):
+  4 × 4 convolutions, instance normalization followed by **spectral normalization** in the
+  down-sampling blocks.
+* **Losses** - L1 (weight 100, as pix2pix) plus the relativistic average adversarial losses of
+  seed 002 eqs. 3-4; **differentiable augmentation** (colour, translation, cutout; Zhao et al.
+  2020) of everything the discriminator sees, real and fake alike.
+* **Inference** on any block: overlapping 128-pixel patches with a stride of half a patch,
+  each contributing only its central part (a buffer of 1/4 patch), as the seed reconstructs
+  whole tiles. The pipeline's block halo is that buffer.
+
+Filter counts are parameters: the shipped package is a small version trained on CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Landsat pixels per patch side (seed 002: 128 × 128 at 30 m; 384 at 10 m, 192 at 20 m).
+PATCH = 128
+#: Each patch keeps its central part: a buffer of a quarter patch on every side.
+BUFFER = PATCH // 4
+STRIDE = PATCH // 2
+
+
+@dataclass(frozen=True)
+class MganConfig:
+    """Architecture of the generator and discriminator (filters per level)."""
+
+    bottom_filters: int = 32
+    #: down-sampling blocks of the U-Net (pix2pix for 256 px: 64,128,256,512,512,512,512,512)
+    generator_filters: tuple[int, ...] = (32, 64, 128, 256, 256, 256, 256)
+    discriminator_filters: tuple[int, ...] = (32, 64, 128, 256)
+    dropout: float = 0.5
+    bands_10m: int = 4
+    bands_20m: int = 2
+    out_bands: int = 6
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["generator_filters"] = list(self.generator_filters)
+        out["discriminator_filters"] = list(self.discriminator_filters)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MganConfig:
+        return cls(
+            **{
+                **data,
+                "generator_filters": tuple(data["generator_filters"]),
+                "discriminator_filters": tuple(data["discriminator_filters"]),
+            }
+        )
+
+
+def build_generator(config: MganConfig | None = None) -> Any:
+    """The MGAN generator: (384×384×4 at 10 m, 192×192×2 at 20 m) → 128×128×6 at 30 m."""
+    import keras
+    from keras import layers
+
+    cfg = config or MganConfig()
+    init = "glorot_uniform"  # seed 002: default Glorot uniform
+    x10 = keras.Input((3 * PATCH, 3 * PATCH, cfg.bands_10m), name="s2_10m")
+    x20 = keras.Input((3 * PATCH // 2, 3 * PATCH // 2, cfg.bands_20m), name="s2_20m")
+    f = cfg.bottom_filters
+    h10 = layers.Conv2D(f, 3, strides=3, padding="same", kernel_initializer=init, name="bottom_10m")(x10)
+    h20 = layers.Conv2DTranspose(f, 3, strides=2, padding="same", kernel_initializer=init, name="bottom_20m")(
+        x20
+    )
+    h20 = layers.LeakyReLU(0.2)(h20)
+    h20 = layers.Conv2D(f, 3, strides=3, padding="same", kernel_initializer=init, name="bottom_20m_to_30m")(
+        h20
+    )
+    x = layers.Concatenate(name="bottom")([layers.LeakyReLU(0.2)(h10), layers.LeakyReLU(0.2)(h20)])
+
+    skips = []
+    for i, n in enumerate(cfg.generator_filters):
+        x = layers.Conv2D(n, 4, strides=2, padding="same", kernel_initializer=init, name=f"down{i + 1}")(x)
+        x = layers.LeakyReLU(0.2)(x)
+        skips.append(x)
+    # Up-sampling mirrors the encoder; the deepest skip is the bottleneck itself.
+    ups = list(reversed(cfg.generator_filters[:-1]))
+    for i, (n, skip) in enumerate(zip(ups, reversed(skips[:-1]), strict=True)):
+        x = layers.Conv2DTranspose(
+            n, 4, strides=2, padding="same", kernel_initializer=init, name=f"up{i + 1}"
+        )(x)
+        if i < 3 and cfg.dropout > 0:
+            x = layers.Dropout(cfg.dropout)(x)
+        x = layers.ReLU()(x)
+        x = layers.Concatenate()([x, skip])
+    out = layers.Conv2DTranspose(
+        cfg.out_bands,
+        4,
+        strides=2,
+        padding="same",
+        kernel_initializer=init,
+        activation="tanh",
+        name="landsat",
+    )(x)
+    return keras.Model([x10, x20], out, name="mgan_generator")
+
+
+def build_discriminator(config: MganConfig | None = None) -> Any:
+    """PatchGAN on (condition, image), both 128×128×6: one logit per receptive-field patch."""
+    import keras
+    from keras import layers
+
+    cfg = config or MganConfig()
+    cond = keras.Input((PATCH, PATCH, cfg.out_bands), name="condition")
+    image = keras.Input((PATCH, PATCH, cfg.out_bands), name="image")
+    x = layers.Concatenate()([cond, image])
+    filters = cfg.discriminator_filters
+    for i, n in enumerate(filters):
+        last = i == len(filters) - 1
+        if last:
+            x = layers.ZeroPadding2D()(x)
+        conv = layers.Conv2D(
+            n, 4, strides=1 if last else 2, padding="valid" if last else "same", use_bias=i == 0
+        )
+        if i == 0:
+            x = conv(x)  # pix2pix: no normalization in the first block
+        else:
+            x = layers.SpectralNormalization(conv)(x)
+            x = layers.GroupNormalization(groups=-1, name=f"instance_norm{i}")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.ZeroPadding2D()(x)
+    logits = layers.Conv2D(1, 4, strides=1, padding="valid", name="patch_logits")(x)
+    return keras.Model([cond, image], logits, name="mgan_discriminator")
+
+
+# ------------------------------------------------------------------------------------------
+# Losses and differentiable augmentation
+
+
+def relativistic_losses(real_logits: Any, fake_logits: Any) -> tuple[Any, Any]:
+    """(L_D, L_G adversarial) of seed 002 eqs. 3-4 with D_Ra(a, b) = σ(C(a) − E[C(b)])."""
+    import tensorflow as tf
+
+    bce = tf.nn.sigmoid_cross_entropy_with_logits
+    real_vs_fake = real_logits - tf.reduce_mean(fake_logits)
+    fake_vs_real = fake_logits - tf.reduce_mean(real_logits)
+    ones, zeros = tf.ones_like(real_vs_fake), tf.zeros_like(real_vs_fake)
+    loss_d = tf.reduce_mean(bce(ones, real_vs_fake)) + tf.reduce_mean(bce(zeros, fake_vs_real))
+    loss_g = tf.reduce_mean(bce(zeros, real_vs_fake)) + tf.reduce_mean(bce(ones, fake_vs_real))
+    return loss_d, loss_g
+
+
+def masked_l1(target: Any, predicted: Any, mask: Any) -> Any:
+    """Mean absolute error over usable pixels (mask (N, H, W, 1), 1 = usable)."""
+    import tensorflow as tf
+
+    weight = tf.broadcast_to(mask, tf.shape(target))
+    return tf.reduce_sum(tf.abs(target - predicted) * weight) / tf.maximum(tf.reduce_sum(weight), 1.0)
+
+
+@dataclass(frozen=True)
+class DiffAugment:
+    """DiffAugment (Zhao et al. 2020) policies colour, translation, cutout - the same random
+    transform for all channels of an example, differentiable w.r.t. the images."""
+
+    policies: Sequence[str] = field(default=("color", "translation", "cutout"))
+    translation_ratio: float = 0.125
+    cutout_ratio: float = 0.5
+
+    def __call__(self, x: Any, seed: Any = None) -> Any:
+        for policy in self.policies:
+            x = getattr(self, f"_{policy}")(x)
+        return x
+
+    @staticmethod
+    def _color(x: Any) -> Any:
+        import tensorflow as tf
+
+        n = tf.shape(x)[0]
+        x = x + (tf.random.uniform([n, 1, 1, 1]) - 0.5)  # brightness
+        mean_c = tf.reduce_mean(x, axis=3, keepdims=True)
+        x = (x - mean_c) * (tf.random.uniform([n, 1, 1, 1]) * 2.0) + mean_c  # saturation
+        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+        x = (x - mean) * (tf.random.uniform([n, 1, 1, 1]) + 0.5) + mean  # contrast
+        return x
+
+    def _translation(self, x: Any) -> Any:
+        import tensorflow as tf
+
+        n, h, w = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2]
+        sh = tf.cast(tf.cast(h, tf.float32) * self.translation_ratio + 0.5, tf.int32)
+        sw = tf.cast(tf.cast(w, tf.float32) * self.translation_ratio + 0.5, tf.int32)
+        dy = tf.random.uniform([n, 1], -sh, sh + 1, dtype=tf.int32)
+        dx = tf.random.uniform([n, 1], -sw, sw + 1, dtype=tf.int32)
+        rows = tf.range(h)[None, :] - dy  # (n, h) source row of each output row
+        cols = tf.range(w)[None, :] - dx
+        inside = (
+            tf.cast((rows >= 0) & (rows < h), x.dtype)[:, :, None, None]
+            * tf.cast((cols >= 0) & (cols < w), x.dtype)[:, None, :, None]
+        )
+        x = tf.gather(x, tf.clip_by_value(rows, 0, h - 1), axis=1, batch_dims=1)
+        x = tf.gather(x, tf.clip_by_value(cols, 0, w - 1), axis=2, batch_dims=1)
+        return x * inside  # zero padding where the image moved away
+
+    def _cutout(self, x: Any) -> Any:
+        import tensorflow as tf
+
+        n, h, w = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2]
+        ch = tf.cast(tf.cast(h, tf.float32) * self.cutout_ratio + 0.5, tf.int32)
+        cw = tf.cast(tf.cast(w, tf.float32) * self.cutout_ratio + 0.5, tf.int32)
+        cy = tf.random.uniform([n, 1], 0, h + (1 - ch % 2), dtype=tf.int32)
+        cx = tf.random.uniform([n, 1], 0, w + (1 - cw % 2), dtype=tf.int32)
+        rows = tf.range(h)[None, :]
+        cols = tf.range(w)[None, :]
+        in_rows = (rows >= cy - ch // 2) & (rows < cy - ch // 2 + ch)
+        in_cols = (cols >= cx - cw // 2) & (cols < cx - cw // 2 + cw)
+        cut = tf.cast(in_rows[:, :, None] & in_cols[:, None, :], x.dtype)[..., None]
+        return x * (1.0 - cut)
+
+
+# ------------------------------------------------------------------------------------------
+# Whole-block inference from overlapping patches
+
+
+def _pad_to(x: Any, height: Any, width: Any) -> Any:
+    import tensorflow as tf
+
+    h, w = tf.shape(x)[1], tf.shape(x)[2]
+    return tf.pad(x, [[0, 0], [0, height - h], [0, width - w], [0, 0]], mode="SYMMETRIC")
+
+
+def _patches(x: Any, size: int, stride: int) -> tuple[Any, Any, Any]:
+    """(N, H, W, C) → (N·nh·nw, size, size, C), nh, nw."""
+    import tensorflow as tf
+
+    c = x.shape[-1]
+    p = tf.image.extract_patches(x, [1, size, size, 1], [1, stride, stride, 1], [1, 1, 1, 1], "VALID")
+    nh, nw = tf.shape(p)[1], tf.shape(p)[2]
+    return tf.reshape(p, [-1, size, size, c]), nh, nw
+
+
+def predict_block(generator: Any, s2_10m: Any, s2_20m: Any) -> Any:
+    """Normalized (N, 3H, 3W, 4) and (N, 1.5H, 1.5W, 2) → normalized (N, H, W, 6).
+
+    Patches of 128 output pixels every 64 pixels; each keeps its central 64 × 64 (a buffer of
+    32 on every side), so every output pixel comes from the centre of exactly one patch
+    except the outer 32 pixels of the block, which are the block's halo (mirror-filled)."""
+    import tensorflow as tf
+
+    n = tf.shape(s2_10m)[0]
+    h = tf.shape(s2_10m)[1] // 3
+    w = tf.shape(s2_10m)[2] // 3
+    # Cover the block with whole patches: size 64·k + 64 ≥ max(H, 128), mirror-padded.
+    ph = tf.maximum((h - BUFFER * 2 + STRIDE - 1) // STRIDE, 1) * STRIDE + 2 * BUFFER
+    pw = tf.maximum((w - BUFFER * 2 + STRIDE - 1) // STRIDE, 1) * STRIDE + 2 * BUFFER
+    x10 = _pad_to(s2_10m, 3 * ph, 3 * pw)
+    x20 = _pad_to(s2_20m, 3 * ph // 2, 3 * pw // 2)
+    p10, nh, nw = _patches(x10, 3 * PATCH, 3 * STRIDE)
+    p20, _, _ = _patches(x20, 3 * PATCH // 2, 3 * STRIDE // 2)
+    y = generator([p10, p20], training=False)
+    centre = y[:, BUFFER : PATCH - BUFFER, BUFFER : PATCH - BUFFER, :]
+    bands = y.shape[-1]
+    centre = tf.reshape(centre, [n, nh, nw, STRIDE, STRIDE, bands])
+    centre = tf.transpose(centre, [0, 1, 3, 2, 4, 5])
+    mosaic = tf.reshape(centre, [n, nh * STRIDE, nw * STRIDE, bands])
+    mosaic = tf.pad(mosaic, [[0, 0], [BUFFER, BUFFER], [BUFFER, BUFFER], [0, 0]], mode="SYMMETRIC")
+    return mosaic[:, :h, :w, :]
+
+
+@dataclass(frozen=True)
+class BandNormalization:
+    """Seed 002: values clipped to the 1st/99th percentiles of the training set, then per band
+    (x − mean) / max. Statistics are the training set's (a prediction has no target to take
+    them from)."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    def apply(self, x: Any) -> Any:
+        import tensorflow as tf
+
+        x = tf.clip_by_value(x, tf.constant(self.low), tf.constant(self.high))
+        return (x - tf.constant(self.mean)) / tf.constant(self.scale)
+
+    def invert(self, x: Any) -> Any:
+        import tensorflow as tf
+
+        return x * tf.constant(self.scale) + tf.constant(self.mean)
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: list(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BandNormalization:
+        return cls(*(tuple(float(x) for x in data[k]) for k in ("low", "high", "mean", "scale")))
+
+    @classmethod
+    def of(cls, samples: Any, low_pct: float = 1.0, high_pct: float = 99.0) -> BandNormalization:
+        """From (n, C) reflectance samples."""
+        import numpy as np
+
+        lo = np.nanpercentile(samples, low_pct, axis=0)
+        hi = np.nanpercentile(samples, high_pct, axis=0)
+        clipped = np.clip(samples, lo, hi)
+        mean = np.nanmean(clipped, axis=0)
+        scale = np.maximum(np.nanmax(np.abs(clipped - mean), axis=0), 1e-6)
+        return cls(*(tuple(float(v) for v in a) for a in (lo, hi, mean, scale)))

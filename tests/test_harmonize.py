@@ -1,0 +1,322 @@
+"""The harmonize task (seed 002): MGAN shapes and losses, the bandpass baseline, jobs, the
+pipeline end to end, and a short training run whose package the pipeline uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusion.errors import ConfigError
+from fusion.harmonize import HLS_BANDPASS, OUTPUT_BANDS, PLATFORMS, harmonize_jobs, reduce_mask
+from fusion.models.mgan import (
+    BUFFER,
+    PATCH,
+    DiffAugment,
+    MganConfig,
+    build_discriminator,
+    build_generator,
+    predict_block,
+    relativistic_losses,
+)
+from fusion.pairing import Observation, PairingConfig
+from fusion.simulate import SimulationConfig, SimulationResult, simulate
+from tests.helpers import is_valid_cog, stac_validate_recursive
+
+TILE = "14N-0080-0752"  # the 256 px tile of the small simulations (7.68 km)
+TINY = MganConfig(
+    bottom_filters=4,
+    generator_filters=(4, 8, 8, 8, 8, 8, 8),
+    discriminator_filters=(4, 8, 8, 8),
+)
+
+
+# ------------------------------------------------------------------------------------------
+# Networks
+
+
+def test_generator_and_discriminator_shapes_at_the_seed_patch_sizes() -> None:
+    import keras
+
+    generator = build_generator(MganConfig())
+    discriminator = build_discriminator(MganConfig())
+    x10 = np.zeros((2, 384, 384, 4), np.float32)
+    x20 = np.zeros((2, 192, 192, 2), np.float32)
+    y = generator([x10, x20])
+    assert tuple(y.shape) == (2, 128, 128, 6)
+    logits = discriminator([y, y])
+    assert logits.shape[0] == 2 and logits.shape[-1] == 1 and logits.shape[1] == logits.shape[2] > 1
+    # Seed 002: no instance (or any) normalization in the generator; spectral normalization
+    # (after instance normalization) in the discriminator's down-sampling blocks.
+    norms = (keras.layers.GroupNormalization, keras.layers.BatchNormalization, keras.layers.LayerNormalization)
+    assert not [layer for layer in generator.layers if isinstance(layer, norms)]
+    spectral = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    instance = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.GroupNormalization)]
+    assert len(spectral) == 3 and len(instance) == 3
+    # One bottom layer per input resolution, concatenated before the encoder-decoder.
+    names = [layer.name for layer in generator.layers]
+    assert {"bottom_10m", "bottom_20m", "bottom"} <= set(names)
+
+
+def test_relativistic_losses_follow_seed_equations_3_and_4() -> None:
+    import tensorflow as tf
+
+    real = tf.constant([[1.0], [2.0]])
+    fake = tf.constant([[0.5], [-1.0]])
+    loss_d, loss_g = relativistic_losses(real, fake)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    r, f = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+    d_rf, d_fr = sig(r - f.mean()), sig(f - r.mean())
+    expect_d = -np.mean(np.log(d_rf)) - np.mean(np.log(1 - d_fr))
+    expect_g = -np.mean(np.log(1 - d_rf)) - np.mean(np.log(d_fr))
+    assert float(loss_d) == pytest.approx(expect_d, rel=1e-5)
+    assert float(loss_g) == pytest.approx(expect_g, rel=1e-5)
+
+
+def test_diff_augment_keeps_shapes_and_zero_pads_translations() -> None:
+    import tensorflow as tf
+
+    tf.random.set_seed(1)
+    x = tf.ones((3, 32, 32, 12))
+    for policy in ("color", "translation", "cutout"):
+        out = DiffAugment(policies=(policy,))(x)
+        assert out.shape == x.shape
+    moved = DiffAugment(policies=("translation",))(x).numpy()
+    assert set(np.unique(moved)) <= {0.0, 1.0}
+    cut = DiffAugment(policies=("cutout",))(x).numpy()
+    assert np.all((cut == 0).mean(axis=(1, 2, 3)) > 0.1)  # a quarter of each image is cut
+
+
+def test_predict_block_uses_patch_centres_and_covers_any_block_size() -> None:
+    """With a pixel-wise 'generator' (the 30 m area average), stitching patch centres must
+    give the whole-block result exactly, for blocks that are not multiples of the stride."""
+    import keras
+    import tensorflow as tf
+
+    from fusion.models.bandpass import area_average
+
+    x10 = keras.Input((384, 384, 4))
+    x20 = keras.Input((192, 192, 2))
+    pixelwise = keras.Model([x10, x20], keras.layers.Lambda(lambda t: area_average(t[0], t[1]))([x10, x20]))
+    rng = np.random.default_rng(0)
+    for h, w in ((320, 320), (200, 136), (128, 128)):
+        a10 = rng.random((2, 3 * h, 3 * w, 4), dtype=np.float32)
+        a20 = rng.random((2, 3 * h // 2, 3 * w // 2, 2), dtype=np.float32)
+        out = predict_block(pixelwise, tf.constant(a10), tf.constant(a20)).numpy()
+        whole = area_average(tf.constant(a10), tf.constant(a20)).numpy()
+        assert out.shape == (2, h, w, 6)
+        inner = (slice(None), slice(BUFFER, h - BUFFER), slice(BUFFER, w - BUFFER))
+        np.testing.assert_allclose(out[inner], whole[inner], atol=1e-6)
+    assert PATCH == 128 and BUFFER == PATCH // 4
+
+
+# ------------------------------------------------------------------------------------------
+# Bandpass baseline
+
+
+def test_area_average_weighs_20m_pixels_by_area() -> None:
+    import tensorflow as tf
+
+    from fusion.models.bandpass import area_average
+
+    x10 = np.arange(36, dtype=np.float32).reshape(1, 6, 6, 1).repeat(4, axis=-1)
+    x20 = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]], np.float32).reshape(1, 3, 3, 1)
+    out = area_average(tf.constant(x10), tf.constant(np.concatenate([x20, x20], -1))).numpy()
+    assert out.shape == (1, 2, 2, 6)
+    assert out[0, 0, 0, 0] == pytest.approx(x10[0, :3, :3, 0].mean())
+    # The top-left 30 m pixel covers 20 m pixel (0,0) whole, half of (0,1) and (1,0), a quarter of (1,1).
+    expect = (4 * 1 + 2 * 2 + 2 * 4 + 1 * 5) / 9
+    assert out[0, 0, 0, 4] == pytest.approx(expect)
+
+
+def test_bandpass_package_applies_the_platforms_hls_coefficients() -> None:
+    from fusion.models import get_model
+
+    model = get_model("bandpass")
+    assert model.metadata.task == "harmonize" and model.metadata.bands == OUTPUT_BANDS
+    rng = np.random.default_rng(2)
+    x10 = rng.uniform(0, 0.5, (3, 6, 12, 4)).astype(np.float32)
+    x20 = rng.uniform(0, 0.5, (3, 3, 6, 2)).astype(np.float32)
+    platform = np.eye(3, dtype=np.float32)[:, None, None, :]  # 2A, 2B, 2C
+    out = model.predict({"s2_10m": x10, "s2_20m": x20, "platform": platform})
+    assert out.shape == (3, 2, 4, 6)
+    ten = x10.reshape(3, 2, 3, 4, 3, 4).mean(axis=(2, 4))
+    twenty = x20.repeat(2, axis=1).repeat(2, axis=2).reshape(3, 2, 3, 4, 3, 2).mean(axis=(2, 4))
+    resampled = np.concatenate([ten, twenty], axis=-1)
+    for i, name in enumerate(PLATFORMS):
+        coeffs = HLS_BANDPASS["sentinel-2a" if name == "sentinel-2c" else name]
+        slope = np.array([coeffs[b][0] for b in OUTPUT_BANDS])
+        offset = np.array([coeffs[b][1] for b in OUTPUT_BANDS])
+        np.testing.assert_allclose(out[i], resampled[i] * slope + offset, atol=1e-6)
+
+
+def test_reduce_mask_needs_every_source_pixel_of_an_output_pixel() -> None:
+    from fractions import Fraction
+
+    ten = np.ones((6, 6), bool)
+    ten[4, 1] = False
+    assert reduce_mask(ten, Fraction(3)).tolist() == [[True, True], [False, True]]
+    twenty = np.ones((3, 3), bool)
+    twenty[1, 1] = False  # the centre 20 m pixel touches all four 30 m pixels
+    assert not reduce_mask(twenty, Fraction(3, 2)).any()
+
+
+# ------------------------------------------------------------------------------------------
+# Jobs
+
+
+def _obs(scene_id: str, day: dt.date, clear: float, role: str = "source") -> Observation:
+    from fusion.catalog import Projection, Scene
+
+    when = dt.datetime.combine(day, dt.time(17), dt.UTC)
+    scene = Scene(
+        scene_id, "sentinel-2-l2a", "sentinel-2-msi", when, when, when, (0, 0, 1, 1), {}, None, {}, None, {}, {},
+        Projection(32614, None, None, None),
+    )  # fmt: skip
+    return Observation(scene, role, "T", clear)
+
+
+def test_harmonize_jobs_one_per_clear_date_with_reasons_for_the_rest() -> None:
+    d = dt.date(2023, 6, 1)
+    obs = [
+        _obs("a", d, 0.9),
+        _obs("b", d, 0.95),  # same day, clearer: chosen
+        _obs("c", d + dt.timedelta(5), 0.2),  # too cloudy
+        _obs("e", d + dt.timedelta(10), 0.6),
+        _obs("f", d + dt.timedelta(40), 0.9),  # outside the period
+        _obs("L", d + dt.timedelta(10), 0.9, role="fine"),  # Landsat: not a job
+    ]
+    jobs, skips = harmonize_jobs(obs, PairingConfig(), (d, d + dt.timedelta(20)))
+    assert [(j.target.scene.id, j.pairs) for j in jobs] == [("b", ()), ("e", ())]
+    reasons = {s.scene_id: s.reason for s in skips}
+    assert set(reasons) == {"a", "c"}
+    assert "covers more of the tile: b" in reasons["a"] and "too cloudy" in reasons["c"]
+
+
+# ------------------------------------------------------------------------------------------
+# Pipeline
+
+
+def _harmonize_request(scenes: Path, output: Path, **overrides: object) -> object:
+    from fusion.request import FusionRequest
+
+    fields: dict[str, object] = {
+        "catalog": str(scenes),
+        "output": str(output),
+        "start": dt.date(2023, 6, 25),
+        "end": dt.date(2023, 7, 31),
+        "task": "harmonize",
+        "model": "bandpass",
+        "tile_size": 256,
+        "block_size": 128,
+        "tiles": (TILE,),
+    }
+    fields.update(overrides)
+    return FusionRequest(**fields)  # type: ignore[arg-type]
+
+
+def test_pipeline_harmonizes_every_clear_sentinel2_date(small_sim: SimulationResult, tmp_path: Path) -> None:
+    from pipelines.run import run_fusion
+
+    out = tmp_path / "out"
+    request = _harmonize_request(small_sim.out_dir, out)
+    summary = run_fusion(request, tmp_path / "report")  # type: ignore[arg-type]
+    assert not [r for r in summary.dead_letters if r["kind"] == "failed"], summary.text()
+    s2_days = sorted(
+        {i.properties["datetime"].date() for i in small_sim.items if i.collection == "sentinel-2-l2a"}
+    )
+    skipped = {r["key"].split("/")[1] for r in summary.dead_letters if r["stage"] == "pair"}
+    items = sorted(out.glob(f"eo-fusion-harmonize-bandpass/{TILE}/*/*.json"))
+    written = {json.loads(p.read_text())["properties"]["datetime"][:10] for p in items}
+    # Every Sentinel-2 date is either a product or a skip with a reason.
+    assert written | skipped == {d.isoformat() for d in s2_days} and not written & skipped
+    assert written, summary.text()
+    for path in items:
+        item = json.loads(path.read_text())
+        assert item["properties"]["eo-fusion:model"]["name"] == "bandpass"
+        cog = path.with_suffix(".tif")
+        valid, errors, _ = is_valid_cog(cog)
+        assert valid, errors
+        assert item["properties"]["eo-fusion:task"] == "harmonize"
+        assert item["properties"]["eo-fusion:reference_dates"] == []
+        assert "S2" in item["properties"]["processing:lineage"]
+    code, results, log = stac_validate_recursive(out / "catalog.json", tmp_path)
+    assert code == 0 and all(r.get("valid_stac") for r in results), log
+    # Deterministic: a second run writes nothing new.
+    again = run_fusion(request, tmp_path / "report2")  # type: ignore[arg-type]
+    assert not again.written and len(again.existing) == len(items)
+
+
+def test_harmonize_request_refuses_a_spatiotemporal_model(small_sim: SimulationResult, tmp_path: Path) -> None:
+    from pipelines.run import run_fusion
+
+    request = _harmonize_request(small_sim.out_dir, tmp_path / "out", model="starfm")
+    with pytest.raises(ConfigError, match="spatiotemporal.*harmonize"):
+        run_fusion(request, tmp_path / "report")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="multiple of 2"):
+        run_fusion(_harmonize_request(small_sim.out_dir, tmp_path / "o", block_size=125), tmp_path / "r")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------
+# Training
+
+
+@pytest.fixture(scope="module")
+def pair_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Landsat and Sentinel-2 on the same first day: Sentinel-2 06-02, 06-17 and 08-06 have Landsat within a day."""
+    cfg = SimulationConfig(
+        seed=11,
+        size_m=7680.0,
+        margin_m=960.0,
+        start=dt.date(2023, 6, 1),
+        end=dt.date(2023, 8, 6),
+        sensors=("landsat", "sentinel-2"),
+        landsat_first=dt.date(2023, 6, 2),
+        sentinel2_first=dt.date(2023, 6, 2),
+        mean_cloudiness=0.0,
+    )
+    out = tmp_path_factory.mktemp("pairs") / "scenes"
+    simulate(cfg, out)
+    return out
+
+
+def test_train_mgan_exports_a_package_the_pipeline_runs(pair_scenes: Path, tmp_path: Path) -> None:
+    from fusion.models.package import load_model_package
+    from fusion.request import FusionRequest
+    from fusion.train_mgan import MganTrainConfig, export_mgan, train_mgan
+    from pipelines.run import run_fusion
+
+    request = FusionRequest(
+        catalog=str(pair_scenes),
+        output=str(tmp_path / "unused"),
+        start=dt.date(2023, 6, 1),
+        end=dt.date(2023, 8, 6),
+        task="harmonize",
+        tiles=(TILE,),
+        tile_size=256,
+    )
+    cfg = MganTrainConfig(model=TINY, batch_size=2, max_steps=4, validate_every=2)
+    messages: list[str] = []
+    result = train_mgan(request, cfg, messages.append)
+    assert result.steps == 4 and result.stopped == "max_steps"
+    keys = [p["key"] for p in result.pairs]
+    assert [k.split("/")[1] for k in keys] == ["2023-06-02", "2023-06-17", "2023-08-06"]
+    assert [p["validation"] for p in result.pairs] == [False, True, False]
+    assert result.patches["train"] > 0 and result.patches["validation"] > 0
+    for name in ("mgan", "bandpass", "area-average"):
+        assert set(result.scores[name]["overall"]) == {"sam", "ergas", "rmse", "uiqi", "psnr"}
+    package = export_mgan(tmp_path / "mgan", result, cfg, request, "test")
+    loaded = load_model_package(package)  # checks the signature against the metadata
+    assert loaded.metadata.halo == BUFFER and loaded.metadata.task == "harmonize"
+    meta = json.loads((package / "fusion-model.json").read_text())
+    assert meta["training"]["steps"] == 4 and meta["normalization"]["percentiles"] == [1, 99]
+    summary = run_fusion(
+        _harmonize_request(pair_scenes, tmp_path / "out", model=str(package), start=dt.date(2023, 6, 2), end=dt.date(2023, 6, 7)),  # type: ignore[arg-type]
+        tmp_path / "report",
+    )
+    skipped = [r for r in summary.dead_letters if r["stage"] == "pair"]
+    assert summary.written and len(summary.written) + len(skipped) == 2, summary.text()
+    assert not [r for r in summary.dead_letters if r["kind"] == "failed"], summary.text()
