@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from fusion import __version__
-from fusion.errors import ConfigError, FusionError
+from fusion.errors import ConfigError, FusionError, ModelPackageError
 
 
 class _DateType(click.ParamType[dt.date]):
@@ -294,6 +294,42 @@ def demo_simulation() -> Any:
     return SimulationConfig(size_m=DEMO_SIZE_M, start=DEMO_START, end=DEMO_END)
 
 
+DEMO_HARMONIZE_MODELS = ("mgan", "bandpass", "area-average")
+
+
+def demo_harmonize(out: Path, progress: Any) -> None:
+    """`fusion demo --task harmonize` (see its help)."""
+    import dataclasses
+
+    from fusion.evaluate_harmonize import run_and_score
+    from fusion.simulate import simulate as run_simulation
+
+    cfg = dataclasses.replace(demo_simulation(), sensors=("landsat", "sentinel-2"))
+    catalog = out / "scenes" / "catalog.json"
+    if catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json():
+        progress(f"reusing the simulated catalog {catalog}")
+    else:
+        result = run_simulation(cfg, out / "scenes", progress=progress)
+        progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
+    summary = run_and_score(
+        str(out / "scenes"),
+        out,
+        DEMO_HARMONIZE_MODELS,
+        DEMO_START,
+        DEMO_END,
+        (DEMO_TILE,),
+        512,
+        256,
+        progress,
+        "Harmonized Sentinel-2 vs observed Landsat (demo), mean over {n} dates",
+    )
+    for model, text in summary["runs"].items():
+        click.echo(f"{model}: {text}")
+    click.echo((out / "table.md").read_text())
+    click.echo(f"scored dates: {', '.join(c['date'] for c in summary['cases'])}")
+    click.echo(f"products: {out / 'products' / 'catalog.json'}")
+
+
 def demo_request(catalog: str, output: str, model: str) -> Any:
     """The request `fusion demo` runs per model (also used by benchmarks/remote_demo.py)."""
     from fusion.request import FusionRequest
@@ -319,9 +355,23 @@ def demo_request(catalog: str, output: str, model: str) -> Any:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the demo's outputs.",
 )
+@click.option(
+    "--task",
+    type=click.Choice(("spatiotemporal", "harmonize")),
+    default="spatiotemporal",
+    show_default=True,
+    help="harmonize: Sentinel-2 -> Landsat-8-like with the MGAN, the HLS bandpass baseline and raw "
+    "Sentinel-2 (area average), scored against the observed Landsat.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def demo(out_dir: Path, quiet: bool) -> None:
-    """Run the embedded default end to end and score it against the simulated truth.
+def demo(out_dir: Path, task: str, quiet: bool) -> None:
+    """Run the embedded default end to end and score it.
+
+    With --task harmonize: simulates Landsat + Sentinel-2 over the same area and period into
+    OUT/harmonize/scenes, writes a harmonized COG + STAC Item for every clear-enough
+    Sentinel-2 date with each of mgan, bandpass and area-average (OUT/harmonize/products),
+    and prints seed 002's Table IV against the observed Landsat of the Sentinel-2 dates that
+    have one within a day (OUT/harmonize/table.md). The rest of this help is the default task.
 
     1. Simulates Landsat + MODIS over a 15.36 km area (grid tile 14N-0040-0376, June to
        mid-August 2023, with a flood on 2023-07-12) into OUT/scenes, a static STAC catalog
@@ -343,6 +393,9 @@ def demo(out_dir: Path, quiet: bool) -> None:
         _setup_logging(quiet)
         progress = _stderr_progress(quiet)
         out = out_dir.resolve()
+        if task == "harmonize":
+            demo_harmonize(out / "harmonize", progress)
+            return
         cfg = demo_simulation()
         catalog = out / "scenes" / "catalog.json"
         if catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json():
@@ -393,7 +446,10 @@ def demo(out_dir: Path, quiet: bool) -> None:
 )
 @click.option("--aoi", help="Area: 'minx,miny,maxx,maxy' in degrees or a GeoJSON file.")
 @click.option("--tiles", type=_CsvType(), help="Grid tile ids to produce, e.g. 14N-0020-0188.")
-@click.option("--model", help="Built-in model name (`fusion models`) or a model package folder. [starfm]")
+@click.option(
+    "--model",
+    help="Built-in model name (`fusion models`) or a model package folder. [starfm; harmonize: bandpass]",
+)
 @click.option("--stac-api", help="Also publish the products to this STAC API (Transactions extension).")
 @click.option(
     "--task",
@@ -590,12 +646,18 @@ def launch(
 @main.command()
 def models() -> None:
     """List the built-in model packages."""
-    from fusion.models import get_metadata, list_models
+    from fusion.models import TRAINED, get_metadata, list_models
 
     def go() -> None:
         for name in list_models():
-            meta = get_metadata(name)
-            click.echo(f"{name:<8} {meta.version:<7} {meta.task:<15} halo {meta.halo:>3}  {meta.description}")
+            try:
+                meta = get_metadata(name)
+            except ModelPackageError:
+                click.echo(f"{name:<12} (not built: {TRAINED.get(name, 'fusion export-model ' + name)})")
+                continue
+            click.echo(
+                f"{name:<12} {meta.version:<7} {meta.task:<15} halo {meta.halo:>3}  {meta.description}"
+            )
 
     _run(go)
 
@@ -928,6 +990,20 @@ def train(
 )
 @click.option("--max-steps", type=click.IntRange(1), help="Stop after this many steps.")
 @click.option("--validate-every", type=click.IntRange(1), default=100, show_default=True, help="Steps.")
+@click.option(
+    "--validation-every",
+    type=click.IntRange(2),
+    default=4,
+    show_default=True,
+    help="Every N-th pair date (the 2nd, then every N) is held out for validation.",
+)
+@click.option(
+    "--clip/--no-clip",
+    default=True,
+    show_default=True,
+    help="Saturate values at the training set's 1st/99th percentiles before normalizing (seed 002). "
+    "--no-clip keeps them (water is darker than the 1st percentile of NIR on a mostly land tile).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def train_mgan_command(
@@ -944,13 +1020,15 @@ def train_mgan_command(
     max_minutes: float,
     max_steps: int | None,
     validate_every: int,
+    validation_every: int,
+    clip: bool,
     seed: int,
     quiet: bool,
 ) -> None:
     """Train the MGAN (seed 002) on Sentinel-2 / Landsat pairs within 1 day and export it.
 
     Pairs are read whole per tile, cut into 128-pixel patches (384 / 192 Sentinel-2 pixels)
-    every 64 pixels; every 4th pair date is held out for validation, and the generator with
+    every 64 pixels; every N-th pair date is held out for validation, and the generator with
     the best validation RMSE is exported. The package records the pairs, the history and the
     validation SAM, ERGAS, RMSE, UIQI and PSNR of the MGAN, the HLS bandpass baseline and raw
     Sentinel-2 on the same patches.
@@ -982,6 +1060,8 @@ def train_mgan_command(
             max_minutes=max_minutes,
             max_steps=max_steps,
             validate_every=validate_every,
+            validation_every=validation_every,
+            clip_percentiles=(1.0, 99.0) if clip else None,
             seed=seed,
         )
         request = FusionRequest(
@@ -1010,6 +1090,67 @@ def evaluate() -> None:
     Each subcommand writes table.md, table.csv, figure.png (observed vs fused, and density
     scatter plots) and scores.json into --out.
     """
+
+
+@evaluate.command("harmonize")
+@click.option(
+    "--catalog", required=True, help="Static STAC catalog with Sentinel-2 and Landsat (e.g. simulated)."
+)
+@click.option(
+    "--models",
+    type=_CsvType(),
+    default="mgan,bandpass,area-average",
+    show_default=True,
+    help="Harmonize model names or package folders.",
+)
+@click.option("--start", type=DATE, required=True, help="First Sentinel-2 date (inclusive).")
+@click.option("--end", type=DATE, required=True, help="Last Sentinel-2 date (inclusive).")
+@click.option("--tiles", type=_CsvType(), help="Grid tile ids. [every tile]")
+@click.option("--tile-size", type=click.IntRange(16), default=1024, show_default=True)
+@click.option("--block-size", type=click.IntRange(16), default=512, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder; products go to OUT/products (reused when present).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def evaluate_harmonize(
+    catalog: str,
+    models: tuple[str, ...],
+    start: dt.date,
+    end: dt.date,
+    tiles: tuple[str, ...] | None,
+    tile_size: int,
+    block_size: int,
+    out_dir: Path,
+    quiet: bool,
+) -> None:
+    """Harmonize Sentinel-2 with every model and score against the observed Landsat.
+
+    Seed 002 Table IV: SAM, ERGAS, RMSE, UIQI (32 x 32 windows) and PSNR per band and overall,
+    averaged over the Sentinel-2 dates that have a clear Landsat scene within a day, on the
+    pixels valid in every product and usable in Landsat. Use dates the MGAN was not trained on.
+    """
+    from fusion.evaluate_harmonize import run_and_score
+
+    def go() -> None:
+        _setup_logging(quiet)
+        progress = _stderr_progress(quiet)
+        out = out_dir.resolve()
+        local = catalog if "://" in catalog else str(Path(catalog).resolve())
+        summary = run_and_score(
+            local, out, models, start, end, tiles, tile_size, block_size, progress,
+            f"Harmonized vs observed Landsat, {start}..{end}, mean over {{n}} dates",
+        )  # fmt: skip
+        click.echo((out / "table.md").read_text())
+        click.echo(f"dates: {', '.join(c['date'] for c in summary['cases'])}")
+        for note in summary["left_out"]:
+            click.echo(f"left out: {note}")
+        click.echo(f"report: {out}")
+
+    _run(go)
 
 
 @evaluate.command("simulated")

@@ -36,6 +36,8 @@ from fusion.sources import check_credentials
 
 #: Fusion tasks a request can ask for (DESIGN.md §2).
 TASKS = ("spatiotemporal", "harmonize")
+#: The model a request of each task runs when it names none.
+DEFAULT_MODELS = {"spatiotemporal": "starfm", "harmonize": "bandpass"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class FusionRequest:
     coarse_collection: str = "modis-09A1-061"
     #: harmonize: the collection turned into Landsat-like products (fine/coarse are not read)
     source_collection: str = "sentinel-2-l2a"
-    model: str = "starfm"
+    model: str = ""  #: built-in name or package folder; "" = the task's default (DEFAULT_MODELS)
     epsg: int | None = None  #: output UTM CRS; None = the fine scenes' CRS
     resolution: float = 30.0
     tile_size: int = 1024
@@ -72,6 +74,8 @@ class FusionRequest:
             raise ConfigError(f"cog_profile {self.cog_profile!r}: choose one of {sorted(COG_PROFILES)}")
         if self.task not in TASKS:
             raise ConfigError(f"task {self.task!r}: choose one of {', '.join(TASKS)}")
+        if not self.model:
+            object.__setattr__(self, "model", DEFAULT_MODELS[self.task])
         parse_aoi(self.aoi)  # fail early on a bad AOI
 
     # ---------------------------------------------------------------- construction

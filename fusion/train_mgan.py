@@ -78,6 +78,8 @@ class MganTrainConfig:
     validation_every: int = 4  #: every N-th pair date is a validation date
     min_valid: float = 0.9
     min_clear: float = 0.3  #: tile clear fraction for a scene to be paired
+    #: seed 002 saturates values at these training-set percentiles; None: no saturation
+    clip_percentiles: tuple[float, float] | None = (1.0, 99.0)
     seed: int = 0
     name: str = "mgan"
     version: str = "1.0.0"
@@ -214,19 +216,22 @@ class Normalizations:
         }
 
 
-def normalizations_of(pairs: Sequence[PairTile], seed: int) -> Normalizations:
+def normalizations_of(
+    pairs: Sequence[PairTile], seed: int, percentiles: tuple[float, float] | None = (1.0, 99.0)
+) -> Normalizations:
     rng = np.random.default_rng(seed)
+    none: list[npt.NDArray[np.bool_] | None] = [None] * len(pairs)
     return Normalizations(
-        BandNormalization.of(_samples([p.s2_10m for p in pairs], [None] * len(pairs), 50_000, rng)),
-        BandNormalization.of(_samples([p.s2_20m for p in pairs], [None] * len(pairs), 50_000, rng)),
-        BandNormalization.of(_samples([p.landsat for p in pairs], [p.usable for p in pairs], 50_000, rng)),
+        BandNormalization.of(_samples([p.s2_10m for p in pairs], none, 50_000, rng), percentiles),
+        BandNormalization.of(_samples([p.s2_20m for p in pairs], none, 50_000, rng), percentiles),
+        BandNormalization.of(
+            _samples([p.landsat for p in pairs], [p.usable for p in pairs], 50_000, rng), percentiles
+        ),
     )
 
 
 def _normalize(x: F32, norm: BandNormalization) -> F32:
-    lo, hi = np.asarray(norm.low, np.float32), np.asarray(norm.high, np.float32)
-    mean, scale = np.asarray(norm.mean, np.float32), np.asarray(norm.scale, np.float32)
-    out: F32 = np.nan_to_num((np.clip(x, lo, hi) - mean) / scale, nan=0.0).astype(np.float32)
+    out: F32 = np.nan_to_num(norm.apply_numpy(x), nan=0.0).astype(np.float32)
     return out  # NaN → 0, the band mean
 
 
@@ -287,7 +292,7 @@ def train_mgan(request: FusionRequest, cfg: MganTrainConfig, progress: Progress)
             "both must be non-empty - widen the period or lower min_valid"
         )
     train_pairs = [pairs[i] for i in sorted({r.pair for r in train_refs})]
-    norms = normalizations_of(train_pairs, cfg.seed)
+    norms = normalizations_of(train_pairs, cfg.seed, cfg.clip_percentiles)
     normalized = [
         NormalizedPair(
             _normalize(p.s2_10m, norms.s2_10m),
@@ -503,8 +508,8 @@ def export_mgan(
         inputs=harmonize_inputs(platform=False),
         halo=BUFFER,
         normalization={
-            "type": "clip-percentile-centre-scale",
-            "percentiles": [1, 99],
+            "type": "clip-percentile-centre-scale" if cfg.clip_percentiles else "centre-scale",
+            "percentiles": list(cfg.clip_percentiles) if cfg.clip_percentiles else None,
             **result.normalizations.as_json(),
         },
         parameters={

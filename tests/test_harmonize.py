@@ -218,25 +218,28 @@ def _harmonize_request(scenes: Path, output: Path, **overrides: object) -> objec
     return FusionRequest(**fields)  # type: ignore[arg-type]
 
 
-def test_pipeline_harmonizes_every_clear_sentinel2_date(small_sim: SimulationResult, tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["bandpass", "mgan"])
+def test_pipeline_harmonizes_every_clear_sentinel2_date(
+    small_sim: SimulationResult, tmp_path: Path, model: str
+) -> None:
     from pipelines.run import run_fusion
 
     out = tmp_path / "out"
-    request = _harmonize_request(small_sim.out_dir, out)
+    request = _harmonize_request(small_sim.out_dir, out, model=model)
     summary = run_fusion(request, tmp_path / "report")  # type: ignore[arg-type]
     assert not [r for r in summary.dead_letters if r["kind"] == "failed"], summary.text()
     s2_days = sorted(
         {i.properties["datetime"].date() for i in small_sim.items if i.collection == "sentinel-2-l2a"}
     )
     skipped = {r["key"].split("/")[1] for r in summary.dead_letters if r["stage"] == "pair"}
-    items = sorted(out.glob(f"eo-fusion-harmonize-bandpass/{TILE}/*/*.json"))
+    items = sorted(out.glob(f"eo-fusion-harmonize-{model}/{TILE}/*/*.json"))
     written = {json.loads(p.read_text())["properties"]["datetime"][:10] for p in items}
     # Every Sentinel-2 date is either a product or a skip with a reason.
     assert written | skipped == {d.isoformat() for d in s2_days} and not written & skipped
     assert written, summary.text()
     for path in items:
         item = json.loads(path.read_text())
-        assert item["properties"]["eo-fusion:model"]["name"] == "bandpass"
+        assert item["properties"]["eo-fusion:model"]["name"] == model
         cog = path.with_suffix(".tif")
         valid, errors, _ = is_valid_cog(cog)
         assert valid, errors
@@ -320,3 +323,44 @@ def test_train_mgan_exports_a_package_the_pipeline_runs(pair_scenes: Path, tmp_p
     skipped = [r for r in summary.dead_letters if r["stage"] == "pair"]
     assert summary.written and len(summary.written) + len(skipped) == 2, summary.text()
     assert not [r for r in summary.dead_letters if r["kind"] == "failed"], summary.text()
+
+
+def test_a_corrupt_sentinel2_band_dead_letters_its_product_only(
+    small_sim: SimulationResult, tmp_path: Path
+) -> None:
+    import shutil
+
+    from pipelines.run import run_fusion
+
+    scenes = tmp_path / "scenes"
+    shutil.copytree(small_sim.out_dir, scenes)
+    clean = run_fusion(_harmonize_request(small_sim.out_dir, tmp_path / "clean"), tmp_path / "r0")  # type: ignore[arg-type]
+    victim_day = sorted(p["product_id"].split("-")[-2] for p in clean.written)[0]
+    band = next(scenes.glob(f"sentinel-2-l2a/*_{victim_day}T*/*_B04_10m.tif"))
+    band.write_bytes(b"not a tiff")
+    summary = run_fusion(_harmonize_request(scenes, tmp_path / "out"), tmp_path / "r1")  # type: ignore[arg-type]
+    failed = [r for r in summary.dead_letters if r["kind"] == "failed"]
+    assert failed and all(victim_day in r["key"] for r in failed), summary.text()
+    assert any(r["stage"] == "read" and r["asset"] and r["asset"].endswith(band.name) for r in failed)
+    written_days = sorted(p["product_id"].split("-")[-2] for p in summary.written)
+    assert victim_day not in written_days
+    assert len(written_days) == len(clean.written) - 1
+
+
+def test_band_normalization_saturates_at_percentiles_only_when_asked() -> None:
+    from fusion.models.mgan import BandNormalization
+
+    rng = np.random.default_rng(4)
+    land = rng.normal(0.3, 0.03, (5000, 1))
+    water = np.full((40, 1), 0.01)  # 0.8 % of the pixels: below the 1st percentile
+    samples = np.concatenate([land, water]).astype(np.float32)
+    seed_style = BandNormalization.of(samples, (1.0, 99.0))
+    keep = BandNormalization.of(samples, None)
+    x = np.array([[0.01], [0.3]], np.float32)
+    back_clip = seed_style.apply_numpy(x) * np.float32(seed_style.scale[0]) + np.float32(seed_style.mean[0])
+    back_keep = keep.apply_numpy(x) * np.float32(keep.scale[0]) + np.float32(keep.mean[0])
+    assert back_clip[0, 0] > 0.2  # water saturated to a land value
+    assert back_keep[:, 0] == pytest.approx([0.01, 0.3], abs=1e-6)
+    assert np.abs(seed_style.apply_numpy(samples)).max() <= 1.0 + 1e-6
+    assert np.abs(keep.apply_numpy(samples)).max() <= 1.0 + 1e-6  # still within tanh's range
+    assert BandNormalization.from_json(keep.as_json()) == keep

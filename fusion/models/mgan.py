@@ -275,20 +275,35 @@ def predict_block(generator: Any, s2_10m: Any, s2_20m: Any) -> Any:
 
 @dataclass(frozen=True)
 class BandNormalization:
-    """Seed 002: values clipped to the 1st/99th percentiles of the training set, then per band
-    (x − mean) / max. Statistics are the training set's (a prediction has no target to take
-    them from)."""
+    """Per band ``(x − mean) / scale``, statistics of the training set (a prediction has no
+    target to take them from).
+
+    ``clip`` (seed 002): values are first saturated at the training set's 1st and 99th
+    percentiles (``low``/``high``) and ``scale`` is the largest ``|x − mean|`` left, so values
+    lie in [-1, 1]. Without ``clip`` nothing is saturated and ``scale`` is the largest
+    ``|x − mean|`` of the training set: on a landscape where water is about 1 % of the pixels
+    the 1st percentile of NIR is a land value, and saturating would turn every water pixel's
+    NIR into it (see README, "Reproduce the MGAN package")."""
 
     low: tuple[float, ...]
     high: tuple[float, ...]
     mean: tuple[float, ...]
     scale: tuple[float, ...]
+    clip: bool = True
 
     def apply(self, x: Any) -> Any:
         import tensorflow as tf
 
-        x = tf.clip_by_value(x, tf.constant(self.low), tf.constant(self.high))
+        if self.clip:
+            x = tf.clip_by_value(x, tf.constant(self.low), tf.constant(self.high))
         return (x - tf.constant(self.mean)) / tf.constant(self.scale)
+
+    def apply_numpy(self, x: Any) -> Any:
+        import numpy as np
+
+        if self.clip:
+            x = np.clip(x, np.asarray(self.low, np.float32), np.asarray(self.high, np.float32))
+        return (x - np.asarray(self.mean, np.float32)) / np.asarray(self.scale, np.float32)
 
     def invert(self, x: Any) -> Any:
         import tensorflow as tf
@@ -296,20 +311,31 @@ class BandNormalization:
         return x * tf.constant(self.scale) + tf.constant(self.mean)
 
     def as_json(self) -> dict[str, Any]:
-        return {k: list(v) for k, v in asdict(self).items()}
+        return {
+            "low": list(self.low),
+            "high": list(self.high),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "clip": self.clip,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BandNormalization:
-        return cls(*(tuple(float(x) for x in data[k]) for k in ("low", "high", "mean", "scale")))
+        low, high, mean, scale = (tuple(float(x) for x in data[k]) for k in ("low", "high", "mean", "scale"))
+        return cls(low, high, mean, scale, clip=bool(data.get("clip", True)))
 
     @classmethod
-    def of(cls, samples: Any, low_pct: float = 1.0, high_pct: float = 99.0) -> BandNormalization:
-        """From (n, C) reflectance samples."""
+    def of(cls, samples: Any, percentiles: tuple[float, float] | None = (1.0, 99.0)) -> BandNormalization:
+        """From (n, C) reflectance samples; ``percentiles=None``: no saturation."""
         import numpy as np
 
-        lo = np.nanpercentile(samples, low_pct, axis=0)
-        hi = np.nanpercentile(samples, high_pct, axis=0)
-        clipped = np.clip(samples, lo, hi)
-        mean = np.nanmean(clipped, axis=0)
-        scale = np.maximum(np.nanmax(np.abs(clipped - mean), axis=0), 1e-6)
-        return cls(*(tuple(float(v) for v in a) for a in (lo, hi, mean, scale)))
+        if percentiles is not None:
+            lo = np.nanpercentile(samples, percentiles[0], axis=0)
+            hi = np.nanpercentile(samples, percentiles[1], axis=0)
+        else:
+            lo, hi = np.nanmin(samples, axis=0), np.nanmax(samples, axis=0)
+        values = np.clip(samples, lo, hi)
+        mean = np.nanmean(values, axis=0)
+        scale = np.maximum(np.nanmax(np.abs(values - mean), axis=0), 1e-6)
+        low, high, centre, spread = (tuple(float(v) for v in a) for a in (lo, hi, mean, scale))
+        return cls(low, high, centre, spread, clip=percentiles is not None)
