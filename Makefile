@@ -51,14 +51,15 @@ dcstfn-package: install
 
 # Rebuild the shipped MGAN package (README, "Reproduce the MGAN package"). Sentinel-2 and
 # Landsat over the 30.72 km area around the demo tile in March-October 2022 (a year the demo and
-# `make evaluate-harmonize` do not use); training steps are capped at 28 minutes on 2 CPU cores
+# `make evaluate-harmonize` do not use; the flood on 2022-07-04 puts flood water into the
+# 2022-07-11/12 pair); training steps are capped at 28 minutes on 2 CPU cores
 # (30 with reading the pairs and exporting), with a generator of 2.6 M parameters.
 MGAN_WORK ?= build/mgan
 MGAN_TRAIN_ARGS ?= --max-minutes 28 --bottom-filters 16 --filters 16,32,64,128,128,128,128 \
 	--discriminator-filters 16,32,64,128 --validation-every 7 --no-clip
 mgan-package: install
 	$(BIN)/fusion simulate --out $(MGAN_WORK)/scenes --sensors landsat,sentinel-2 --start 2022-03-01 \
-		--end 2022-10-31 --flood-date 2022-07-16 --cloudiness 0.2 -q
+		--end 2022-10-31 --flood-date 2022-07-04 --cloudiness 0.2 -q
 	$(BIN)/fusion train-mgan --catalog $(MGAN_WORK)/scenes --start 2022-03-01 --end 2022-10-31 \
 		--tiles 14N-0020-0188 --tile-size 1024 --out fusion/models/packages/mgan $(MGAN_TRAIN_ARGS)
 

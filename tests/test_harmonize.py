@@ -51,9 +51,15 @@ def test_generator_and_discriminator_shapes_at_the_seed_patch_sizes() -> None:
     assert logits.shape[0] == 2 and logits.shape[-1] == 1 and logits.shape[1] == logits.shape[2] > 1
     # Seed 002: no instance (or any) normalization in the generator; spectral normalization
     # (after instance normalization) in the discriminator's down-sampling blocks.
-    norms = (keras.layers.GroupNormalization, keras.layers.BatchNormalization, keras.layers.LayerNormalization)
+    norms = (
+        keras.layers.GroupNormalization,
+        keras.layers.BatchNormalization,
+        keras.layers.LayerNormalization,
+    )
     assert not [layer for layer in generator.layers if isinstance(layer, norms)]
-    spectral = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    spectral = [
+        layer for layer in discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
     instance = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.GroupNormalization)]
     assert len(spectral) == 3 and len(instance) == 3
     # One bottom layer per input resolution, concatenated before the encoder-decoder.
@@ -173,8 +179,8 @@ def _obs(scene_id: str, day: dt.date, clear: float, role: str = "source") -> Obs
 
     when = dt.datetime.combine(day, dt.time(17), dt.UTC)
     scene = Scene(
-        scene_id, "sentinel-2-l2a", "sentinel-2-msi", when, when, when, (0, 0, 1, 1), {}, None, {}, None, {}, {},
-        Projection(32614, None, None, None),
+        scene_id, "sentinel-2-l2a", "sentinel-2-msi", when, when, when, (0, 0, 1, 1), {}, None, {}, None,
+        {}, {}, Projection(32614, None, None, None),
     )  # fmt: skip
     return Observation(scene, role, "T", clear)
 
@@ -253,11 +259,13 @@ def test_pipeline_harmonizes_every_clear_sentinel2_date(
     assert not again.written and len(again.existing) == len(items)
 
 
-def test_harmonize_request_refuses_a_spatiotemporal_model(small_sim: SimulationResult, tmp_path: Path) -> None:
+def test_harmonize_request_refuses_a_spatiotemporal_model(
+    small_sim: SimulationResult, tmp_path: Path
+) -> None:
     from pipelines.run import run_fusion
 
     request = _harmonize_request(small_sim.out_dir, tmp_path / "out", model="starfm")
-    with pytest.raises(ConfigError, match="spatiotemporal.*harmonize"):
+    with pytest.raises(ConfigError, match=r"spatiotemporal.*harmonize"):
         run_fusion(request, tmp_path / "report")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="multiple of 2"):
         run_fusion(_harmonize_request(small_sim.out_dir, tmp_path / "o", block_size=125), tmp_path / "r")  # type: ignore[arg-type]
@@ -269,7 +277,8 @@ def test_harmonize_request_refuses_a_spatiotemporal_model(small_sim: SimulationR
 
 @pytest.fixture(scope="module")
 def pair_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Landsat and Sentinel-2 on the same first day: Sentinel-2 06-02, 06-17 and 08-06 have Landsat within a day."""
+    """Landsat and Sentinel-2 from the same first day: the Sentinel-2 scenes of 06-02, 06-17 and
+    08-06 have a Landsat scene within a day."""
     cfg = SimulationConfig(
         seed=11,
         size_m=7680.0,
@@ -317,7 +326,13 @@ def test_train_mgan_exports_a_package_the_pipeline_runs(pair_scenes: Path, tmp_p
     meta = json.loads((package / "fusion-model.json").read_text())
     assert meta["training"]["steps"] == 4 and meta["normalization"]["percentiles"] == [1, 99]
     summary = run_fusion(
-        _harmonize_request(pair_scenes, tmp_path / "out", model=str(package), start=dt.date(2023, 6, 2), end=dt.date(2023, 6, 7)),  # type: ignore[arg-type]
+        _harmonize_request(
+            pair_scenes,
+            tmp_path / "out",
+            model=str(package),
+            start=dt.date(2023, 6, 2),
+            end=dt.date(2023, 6, 7),
+        ),  # type: ignore[arg-type]
         tmp_path / "report",
     )
     skipped = [r for r in summary.dead_letters if r["stage"] == "pair"]

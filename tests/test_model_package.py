@@ -26,7 +26,11 @@ def _inputs(model, size: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     out = {}
     for spec in model.metadata.inputs:
-        n = size // spec.resolution_ratio
+        if spec.role == "platform":  # one-hot, (N, 1, 1, platforms)
+            out[spec.name] = np.eye(len(spec.bands), dtype=np.float32)[:1, None, None, :]
+            continue
+        # harmonize sources are read at their own pixel size on the 30 m output grid
+        n = int(size * 30 / spec.pixel_size) if spec.role == "source" else size // spec.resolution_ratio
         out[spec.name] = rng.uniform(0.05, 0.4, (1, n, n, len(spec.bands))).astype(np.float32)
         if spec.role == "valid":
             out[spec.name] = np.ones_like(out[spec.name])
