@@ -239,9 +239,12 @@ def run_and_score(
     block_size: int,
     progress: Any,
     caption: str,
+    require_cases: bool = True,
 ) -> dict[str, Any]:
     """Harmonize ``start..end`` with every model into OUT/products (finished products are
-    reused), score them against the observed Landsat and write the report under ``out``."""
+    reused), score them against the observed Landsat and write the report under ``out``.
+    Without ``require_cases`` a period with no date to score is not an error (the summary
+    then has no cases and no report is written)."""
     from fusion.errors import ConfigError
     from fusion.models import get_metadata
     from pipelines.run import run_fusion
@@ -271,6 +274,8 @@ def run_and_score(
         runs[meta.name] = summary.text()
     assert request is not None  # noqa: S101 - models is not empty
     cases, notes = harmonize_cases(request, out / "products", names)
+    if not cases and not require_cases:
+        return {"cases": [], "left_out": notes, "mean": {}, "per_case": [], "runs": runs}
     if not cases:
         raise ConfigError(
             f"no Sentinel-2 date in {start}..{end} has a clear Landsat scene within a day and products "
