@@ -23,15 +23,13 @@ import numpy.typing as npt
 import rasterio
 from rasterio.enums import Resampling
 
-from fusion.blockio import GridWindow, read_scene, tile_clear_fraction
-from fusion.errors import FusionError
-from fusion.grid import Tile, Window
-from fusion.harmonize import OUTPUT_BANDS, same_day_pairs
+from fusion.blockio import GridWindow, read_scene
+from fusion.grid import Window
+from fusion.harmonize import OUTPUT_BANDS, tile_pairs
 from fusion.metrics import Scores, evaluate
-from fusion.pairing import Observation
 from fusion.publish import from_int16
-from fusion.report import Comparison
-from fusion.request import FusionRequest, search_scenes
+from fusion.report import Comparison, mean_scores
+from fusion.request import FusionRequest
 
 METRICS = ("sam", "ergas", "rmse", "uiqi", "psnr")
 LABELS = {"sam": "SAM (°)", "ergas": "ERGAS", "rmse": "RMSE", "uiqi": "UIQI", "psnr": "PSNR (dB)"}
@@ -86,66 +84,46 @@ def harmonize_cases(
     request: FusionRequest, products: Path, models: Sequence[str], min_clear: float = 0.5
 ) -> tuple[list[HarmonizeCase], list[str]]:
     """Cases for every Sentinel-2 date with Landsat within a day; also what was left out, why."""
-    found = search_scenes(request, with_targets=True)
-    tiles: dict[str, Tile] = {}
-    observations: dict[str, list[Observation]] = {}
     notes: list[str] = []
-    for item in found:
-        tiles[item.tile.id] = item.tile
-        try:
-            clear = tile_clear_fraction(item.scene, item.tile, 8)
-        except FusionError as exc:
-            notes.append(f"{item.scene.id}: {exc}")
-            continue
-        observations.setdefault(item.tile.id, []).append(
-            Observation(item.scene, item.role, item.tile.id, clear)
-        )
     cases = []
-    for tile_id in sorted(observations):
-        tile = tiles[tile_id]
+    for tile, pair in tile_pairs(request, min_clear, notes.append):
+        tile_id = tile.id
         window = Window(0, 0, *tile.shape)
-        for pair in same_day_pairs(observations[tile_id], 1, min_clear):
-            if not request.start <= pair.date <= request.end:
-                continue
-            paths = {m: product_path(products, m, tile_id, pair.date) for m in models}
-            missing = [m for m, p in paths.items() if p is None]
-            if missing:
-                notes.append(f"{tile_id} {pair.date}: no product of {', '.join(missing)}")
-                continue
-            landsat = read_scene(
-                pair.target.scene, list(OUTPUT_BANDS), GridWindow.of(tile, window), Resampling.nearest
+        if not request.start <= pair.date <= request.end:
+            continue
+        paths = {m: product_path(products, m, tile_id, pair.date) for m in models}
+        missing = [m for m, p in paths.items() if p is None]
+        if missing:
+            notes.append(f"{tile_id} {pair.date}: no product of {', '.join(missing)}")
+            continue
+        landsat = read_scene(
+            pair.target.scene, list(OUTPUT_BANDS), GridWindow.of(tile, window), Resampling.nearest
+        )
+        mask = landsat.usable.copy()
+        predictions = {}
+        for model, path in paths.items():
+            assert path is not None  # noqa: S101 - checked above
+            data, valid = read_product(path)
+            predictions[model] = data
+            mask &= valid
+        if mask.mean() < 0.05:
+            notes.append(
+                f"{tile_id} {pair.date}: only {mask.mean():.0%} of the tile is valid in every product "
+                "and in Landsat"
             )
-            mask = landsat.usable.copy()
-            predictions = {}
-            for model, path in paths.items():
-                assert path is not None  # noqa: S101 - checked above
-                data, valid = read_product(path)
-                predictions[model] = data
-                mask &= valid
-            if mask.mean() < 0.05:
-                notes.append(
-                    f"{tile_id} {pair.date}: only {mask.mean():.0%} of the tile is valid in every product "
-                    "and in Landsat"
-                )
-                continue
-            observed = np.moveaxis(landsat.reflectance, -1, 0)
-            title = f"{tile_id} {pair.date} (Landsat {pair.target.date})"
-            cases.append(
-                HarmonizeCase(
-                    tile_id,
-                    pair.date,
-                    pair.target.scene.id,
-                    pair.source.scene.id,
-                    Comparison(title, list(OUTPUT_BANDS), observed, mask, predictions),
-                )
+            continue
+        observed = np.moveaxis(landsat.reflectance, -1, 0)
+        title = f"{tile_id} {pair.date} (Landsat {pair.target.date})"
+        cases.append(
+            HarmonizeCase(
+                tile_id,
+                pair.date,
+                pair.target.scene.id,
+                pair.source.scene.id,
+                Comparison(title, list(OUTPUT_BANDS), observed, mask, predictions),
             )
+        )
     return cases, notes
-
-
-def mean_over_cases(per_case: Sequence[Mapping[str, Scores]]) -> dict[str, Scores]:
-    from fusion.report import mean_scores
-
-    return mean_scores(per_case)
 
 
 def table_iv(scores: Mapping[str, Scores], caption: str = "") -> str:
@@ -204,7 +182,7 @@ def write_harmonize_report(
 
     out.mkdir(parents=True, exist_ok=True)
     per_case = [c.scores() for c in cases]
-    means = mean_over_cases(per_case)
+    means = mean_scores(per_case)
     table = table_iv(means, caption.format(n=len(cases)))
     (out / "table.md").write_text(table + "\n")
     write_csv(out / "table.csv", csv_rows(cases, means))

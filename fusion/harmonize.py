@@ -15,7 +15,7 @@ https://hls.gsfc.nasa.gov/algorithms/bandpass-adjustment/): OLI = slope · MSI +
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -27,7 +27,7 @@ from rasterio.enums import Resampling
 
 from fusion.blockio import BlockInputs, GridWindow, fill_invalid, read_scene
 from fusion.catalog import Scene
-from fusion.errors import BlockReadError, ConfigError
+from fusion.errors import BlockReadError, ConfigError, FusionError
 from fusion.grid import Block, Tile, Window
 from fusion.models.package import ModelMetadata, TensorSpecJson
 from fusion.pairing import FusionJob, Observation, PairingConfig, Skip
@@ -38,8 +38,6 @@ SOURCE_20M: tuple[str, ...] = ("swir16", "swir22")  # B11 B12
 #: Landsat-8 OLI-like output bands (OLI B2-B7).
 OUTPUT_BANDS: tuple[str, ...] = ("blue", "green", "red", "nir08", "swir16", "swir22")
 PLATFORMS: tuple[str, ...] = ("sentinel-2a", "sentinel-2b", "sentinel-2c")
-SOURCE_COLLECTION = "sentinel-2-l2a"
-TARGET_COLLECTION = "landsat-c2-l2"
 
 #: HLS v2.0 bandpass adjustment MSI → OLI, (slope, offset) per OLI-like band. NIR is MSI B8A.
 HLS_BANDPASS: dict[str, dict[str, tuple[float, float]]] = {
@@ -262,8 +260,28 @@ def same_day_pairs(
     return out
 
 
-def describe_coefficients() -> dict[str, Any]:
-    return {
-        p: {"uses": HLS_SOURCE[p], **{b: HLS_BANDPASS[HLS_SOURCE[p]][b] for b in OUTPUT_BANDS}}
-        for p in PLATFORMS
-    }
+def tile_pairs(
+    request: Any, min_clear: float, report: Callable[[str], None]
+) -> list[tuple[Tile, HarmonizePair]]:
+    """Every ±1-day Sentinel-2 / Landsat pair of a harmonize request's tiles and period, by
+    tile and date; a scene whose QA cannot be read is reported and left out."""
+    from fusion.blockio import tile_clear_fraction
+    from fusion.request import search_scenes
+
+    tiles: dict[str, Tile] = {}
+    observations: dict[str, list[Observation]] = {}
+    for item in search_scenes(request, with_targets=True):
+        tiles[item.tile.id] = item.tile
+        try:
+            clear = tile_clear_fraction(item.scene, item.tile, 8)
+        except FusionError as exc:
+            report(f"{item.scene.id}: {exc}")
+            continue
+        observations.setdefault(item.tile.id, []).append(
+            Observation(item.scene, item.role, item.tile.id, clear)
+        )
+    return [
+        (tiles[t], pair)
+        for t in sorted(observations)
+        for pair in same_day_pairs(observations[t], 1, min_clear)
+    ]

@@ -20,7 +20,6 @@ A wall-clock budget ends training; CPU training is small by necessity (see READM
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,16 +30,15 @@ import numpy as np
 import numpy.typing as npt
 from rasterio.enums import Resampling
 
-from fusion.blockio import GridWindow, read_scene, tile_clear_fraction
+from fusion.blockio import GridWindow, read_scene
 from fusion.errors import ConfigError, FusionError
-from fusion.grid import Tile, Window
+from fusion.grid import Window
 from fusion.harmonize import (
     OUTPUT_BANDS,
     PLATFORMS,
-    HarmonizePair,
     harmonize_inputs,
     read_source,
-    same_day_pairs,
+    tile_pairs,
 )
 from fusion.metrics import evaluate
 from fusion.models.mgan import (
@@ -57,8 +55,7 @@ from fusion.models.mgan import (
     relativistic_losses,
 )
 from fusion.models.package import ModelMetadata, export_package
-from fusion.pairing import Observation
-from fusion.request import FusionRequest, search_scenes
+from fusion.request import FusionRequest
 
 Progress = Callable[[str], None]
 F32 = npt.NDArray[np.float32]
@@ -111,50 +108,35 @@ class PairTile:
     platform: str
 
 
-def load_pairs(request: FusionRequest, progress: Progress) -> list[PairTile]:
+def load_pairs(request: FusionRequest, progress: Progress, min_clear: float = 0.3) -> list[PairTile]:
     """Every ±1-day Sentinel-2 / Landsat pair of the request's tiles and period, read whole."""
-    found = search_scenes(request, with_targets=True)
-    tiles: dict[str, Tile] = {}
-    observations: dict[str, list[Observation]] = {}
-    for item in found:
-        tiles[item.tile.id] = item.tile
-        try:
-            clear = tile_clear_fraction(item.scene, item.tile, 8)
-        except FusionError as exc:
-            progress(f"skipping {item.scene.id}: {exc}")
-            continue
-        observations.setdefault(item.tile.id, []).append(
-            Observation(item.scene, item.role, item.tile.id, clear)
-        )
     meta = ModelMetadata("reader", "0", "harmonize", "", OUTPUT_BANDS, harmonize_inputs(platform=False))
     out: list[PairTile] = []
-    for tile_id in sorted(observations):
-        tile = tiles[tile_id]
-        pairs: list[HarmonizePair] = same_day_pairs(observations[tile_id], 1, 0.3)
+    for tile, pair in tile_pairs(request, min_clear, lambda m: progress(f"skipping {m}")):
+        tile_id = tile.id
         window = Window(0, 0, *tile.shape)
-        for pair in pairs:
-            progress(f"reading pair {tile_id} {pair.source.scene.id} / {pair.target.scene.id}")
-            try:
-                source = read_source(pair.source.scene, tile, window, meta)
-                target = read_scene(
-                    pair.target.scene, list(OUTPUT_BANDS), GridWindow.of(tile, window), Resampling.nearest
-                )
-            except FusionError as exc:
-                progress(f"skipping the pair: {exc}")
-                continue
-            out.append(
-                PairTile(
-                    f"{tile_id}/{pair.date.isoformat()}",
-                    pair.date,
-                    source.arrays["s2_10m"],
-                    source.arrays["s2_20m"],
-                    target.reflectance,
-                    source.usable & target.usable,
-                    pair.source.scene.id,
-                    pair.target.scene.id,
-                    str(pair.source.scene.properties.get("platform", "")).lower(),
-                )
+        progress(f"reading pair {tile_id} {pair.source.scene.id} / {pair.target.scene.id}")
+        try:
+            source = read_source(pair.source.scene, tile, window, meta)
+            target = read_scene(
+                pair.target.scene, list(OUTPUT_BANDS), GridWindow.of(tile, window), Resampling.nearest
             )
+        except FusionError as exc:
+            progress(f"skipping the pair: {exc}")
+            continue
+        out.append(
+            PairTile(
+                f"{tile_id}/{pair.date.isoformat()}",
+                pair.date,
+                source.arrays["s2_10m"],
+                source.arrays["s2_20m"],
+                target.reflectance,
+                source.usable & target.usable,
+                pair.source.scene.id,
+                pair.target.scene.id,
+                str(pair.source.scene.properties.get("platform", "")).lower(),
+            )
+        )
     return out
 
 
@@ -276,7 +258,7 @@ def train_mgan(request: FusionRequest, cfg: MganTrainConfig, progress: Progress)
     from fusion.models.bandpass import area_average
 
     keras.utils.set_random_seed(cfg.seed)
-    pairs = load_pairs(request, progress)
+    pairs = load_pairs(request, progress, cfg.min_clear)
     if not pairs:
         raise ConfigError(
             f"no Sentinel-2 / Landsat pairs within 1 day in {request.catalog} for "
@@ -555,7 +537,3 @@ def describe(scores: Mapping[str, Any]) -> str:
         for name in ("mgan", "bandpass", "area-average")
     ]
     return f"validation ({scores['patches']} patches): " + "; ".join(parts)
-
-
-def write_history(path: Path, result: MganResult) -> None:
-    path.write_text(json.dumps(result.history, indent=2) + "\n")

@@ -379,3 +379,26 @@ def test_band_normalization_saturates_at_percentiles_only_when_asked() -> None:
     assert np.abs(seed_style.apply_numpy(samples)).max() <= 1.0 + 1e-6
     assert np.abs(keep.apply_numpy(samples)).max() <= 1.0 + 1e-6  # still within tanh's range
     assert BandNormalization.from_json(keep.as_json()) == keep
+
+
+def test_evaluate_harmonize_scores_products_against_same_day_landsat(
+    pair_scenes: Path, tmp_path: Path
+) -> None:
+    from fusion.evaluate_harmonize import run_and_score
+
+    messages: list[str] = []
+    summary = run_and_score(
+        str(pair_scenes), tmp_path, ("bandpass", "area-average"), dt.date(2023, 6, 1), dt.date(2023, 6, 20),
+        (TILE,), 256, 128, messages.append, "test, {n} dates",
+    )  # fmt: skip
+    # Sentinel-2 06-02 (Landsat the same day) and 06-17 (Landsat 06-18) are in the period;
+    # 06-02 is 47 % clear on the tile, below the 50 % a product and a scored pair need.
+    assert [c["date"] for c in summary["cases"]] == ["2023-06-17"]
+    assert all(c["landsat"].startswith("LC08") for c in summary["cases"])
+    table = (tmp_path / "table.md").read_text()
+    for label in ("SAM", "ERGAS", "RMSE", "UIQI", "PSNR", "Band 5 (nir08)", "test, 1 dates"):
+        assert label in table
+    mean = summary["mean"]
+    assert set(mean) == {"bandpass", "area-average"}
+    assert mean["bandpass"]["overall"]["sam"] != mean["area-average"]["overall"]["sam"]
+    assert (tmp_path / "figure.png").stat().st_size > 0 and (tmp_path / "table.csv").exists()
