@@ -1092,7 +1092,8 @@ def train_mgan_command(
 
 @main.group()
 def evaluate() -> None:
-    """Compare methods side by side: RMSE, R2, KGE, SSIM per band (seed 001 Tables 1-3).
+    """Compare methods side by side: RMSE, R2, KGE, SSIM per band (seed 001 Tables 1-3) for
+    spatiotemporal models; SAM, ERGAS, RMSE, UIQI, PSNR (seed 002 Table IV) for harmonize.
 
     Each subcommand writes table.md, table.csv, figure.png (observed vs fused, and density
     scatter plots) and scores.json into --out.
