@@ -471,8 +471,7 @@ def validation_scores(
 def export_mgan(
     path: str | Path, result: MganResult, cfg: MganTrainConfig, request: FusionRequest, command: str | None
 ) -> Path:
-    """Write the MGAN package: SavedModel (patch-wise reconstruction inside), metadata, and the
-    Keras generator (``keras/generator.keras``)."""
+    """Write the MGAN package: the SavedModel (patch-wise reconstruction inside) and metadata."""
     generator = build_generator(cfg.model)
     generator.set_weights(result.generator.get_weights())
     meta = ModelMetadata(
@@ -519,8 +518,6 @@ def export_mgan(
         scores={"validation": result.scores},
     )
     root = Path(path)
-    (root / "keras").mkdir(parents=True, exist_ok=True)
-    generator.save(root / "keras" / "generator.keras")
     return export_package(
         root,
         meta,
