@@ -207,21 +207,16 @@ def test_harmonize_jobs_one_per_clear_date_with_reasons_for_the_rest() -> None:
 
 
 def _harmonize_request(scenes: Path, output: Path, **overrides: object) -> object:
-    from fusion.request import FusionRequest
+    """The pipeline tests' request (tile 14N-0080-0752, 256 px, blocks of 128) for harmonize."""
+    from tests.pipeline_fixtures import pipe_request
 
     fields: dict[str, object] = {
-        "catalog": str(scenes),
-        "output": str(output),
         "start": dt.date(2023, 6, 25),
         "end": dt.date(2023, 7, 31),
         "task": "harmonize",
         "model": "bandpass",
-        "tile_size": 256,
-        "block_size": 128,
-        "tiles": (TILE,),
     }
-    fields.update(overrides)
-    return FusionRequest(**fields)  # type: ignore[arg-type]
+    return pipe_request(scenes, output, **{**fields, **overrides})
 
 
 @pytest.mark.parametrize("model", ["bandpass", "mgan"])
