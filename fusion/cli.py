@@ -1011,6 +1011,19 @@ def train(
     help="Saturate values at the training set's 1st/99th percentiles before normalizing (seed 002). "
     "--no-clip keeps them (water is darker than the 1st percentile of NIR on a mostly land tile).",
 )
+@click.option(
+    "--residual/--no-residual",
+    default=True,
+    show_default=True,
+    help="The generator predicts a correction added to the area-averaged Sentinel-2 input "
+    "(a departure from seed 002 for short CPU training); --no-residual: the seed's plain U-Net.",
+)
+@click.option(
+    "--augment-geometry/--no-augment-geometry",
+    default=True,
+    show_default=True,
+    help="Random flips and quarter turns of the training patches.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def train_mgan_command(
@@ -1029,6 +1042,8 @@ def train_mgan_command(
     validate_every: int,
     validation_every: int,
     clip: bool,
+    residual: bool,
+    augment_geometry: bool,
     seed: int,
     quiet: bool,
 ) -> None:
@@ -1069,6 +1084,8 @@ def train_mgan_command(
             validate_every=validate_every,
             validation_every=validation_every,
             clip_percentiles=(1.0, 99.0) if clip else None,
+            residual=residual,
+            augment_geometry=augment_geometry,
             seed=seed,
         )
         request = FusionRequest(

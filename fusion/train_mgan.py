@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,10 @@ class MganTrainConfig:
     min_clear: float = 0.3  #: tile clear fraction for a scene to be paired
     #: seed 002 saturates values at these training-set percentiles; None: no saturation
     clip_percentiles: tuple[float, float] | None = (1.0, 99.0)
+    #: the generator predicts a correction to the area-averaged input (MganConfig.residual)
+    residual: bool = True
+    #: random flips and quarter turns of every training patch (input, target and mask alike)
+    augment_geometry: bool = True
     seed: int = 0
     name: str = "mgan"
     version: str = "1.0.0"
@@ -236,6 +240,30 @@ def _batch(pairs: Sequence[NormalizedPair], refs: Sequence[PatchRef]) -> tuple[F
     return np.stack(x10), np.stack(x20), np.stack(y), np.stack(m)
 
 
+def _flip_rotate(arrays: tuple[F32, F32, F32, F32], rng: np.random.Generator) -> tuple[F32, F32, F32, F32]:
+    """The same random quarter turn and flip of every (N, H, W, C) array of one batch."""
+    turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+
+    def move(a: F32) -> F32:
+        a = np.rot90(a, turns, axes=(1, 2))
+        return np.ascontiguousarray(a[:, :, ::-1] if flip else a)
+
+    x10, x20, y, m = arrays
+    return move(x10), move(x20), move(y), move(m)
+
+
+def residual_map(norms: Normalizations) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """MganConfig's (residual_scale, residual_offset): normalized Sentinel-2 (area-averaged,
+    10 m bands then 20 m bands) → the normalized Landsat value of the same reflectance."""
+    s2_mean = norms.s2_10m.mean + norms.s2_20m.mean
+    s2_scale = norms.s2_10m.scale + norms.s2_20m.scale
+    land = norms.landsat
+    return (
+        tuple(s / ls for s, ls in zip(s2_scale, land.scale, strict=True)),
+        tuple((m - lm) / ls for m, lm, ls in zip(s2_mean, land.mean, land.scale, strict=True)),
+    )
+
+
 @dataclass
 class MganResult:
     generator: Any
@@ -248,6 +276,7 @@ class MganResult:
     scores: dict[str, Any]
     pairs: list[dict[str, Any]]
     patches: dict[str, int]
+    model_config: MganConfig  #: the architecture trained (residual map filled in)
 
 
 def train_mgan(request: FusionRequest, cfg: MganTrainConfig, progress: Progress) -> MganResult:
@@ -294,8 +323,12 @@ def train_mgan(request: FusionRequest, cfg: MganTrainConfig, progress: Progress)
     ]
     vx10, vx20, vy, vm = _batch(normalized, val_sample)
 
-    generator = build_generator(cfg.model)
-    discriminator = build_discriminator(cfg.model)
+    model_config = cfg.model
+    if cfg.residual:
+        scale, offset = residual_map(norms)
+        model_config = replace(cfg.model, residual_scale=scale, residual_offset=offset)
+    generator = build_generator(model_config)
+    discriminator = build_discriminator(model_config)
     opt_g = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
     opt_d = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
     augment = DiffAugment()
@@ -359,7 +392,10 @@ def train_mgan(request: FusionRequest, cfg: MganTrainConfig, progress: Progress)
         if steps and elapsed + elapsed / steps > budget:  # never start a step that would overrun
             break
         batch = [train_refs[i] for i in rng.integers(0, len(train_refs), cfg.batch_size)]
-        out = step(*(tf.constant(a) for a in _batch(normalized, batch)))
+        arrays = _batch(normalized, batch)
+        if cfg.augment_geometry:
+            arrays = _flip_rotate(arrays, rng)
+        out = step(*(tf.constant(a) for a in arrays))
         losses.append(tuple(float(v) for v in out))  # type: ignore[arg-type]
         steps += 1
         if steps % cfg.validate_every == 0:
@@ -404,6 +440,7 @@ def train_mgan(request: FusionRequest, cfg: MganTrainConfig, progress: Progress)
             for p in pairs
         ],
         {"train": len(train_refs), "validation": len(val_refs)},
+        model_config,
     )
 
 
@@ -472,7 +509,7 @@ def export_mgan(
     path: str | Path, result: MganResult, cfg: MganTrainConfig, request: FusionRequest, command: str | None
 ) -> Path:
     """Write the MGAN package: the SavedModel (patch-wise reconstruction inside) and metadata."""
-    generator = build_generator(cfg.model)
+    generator = build_generator(result.model_config)
     generator.set_weights(result.generator.get_weights())
     meta = ModelMetadata(
         name=cfg.name,
@@ -482,8 +519,14 @@ def export_mgan(
             "MGAN (Sedona et al. 2021, IEEE JSTARS 14:10134): pix2pix U-Net generator with one "
             "bottom layer per Sentinel-2 resolution, PatchGAN discriminator with spectral "
             "normalization, L1 + relativistic adversarial loss, DiffAugment; whole blocks are "
-            "rebuilt from the centres of 128-pixel patches every 64 pixels. Trained by "
-            "`fusion train-mgan` on simulated data (see `training`)."
+            "rebuilt from the centres of 128-pixel patches every 64 pixels. "
+            + (
+                "Residual generator: its output is added to the area-averaged Sentinel-2 input "
+                "(parameters.architecture.residual_*). "
+                if result.model_config.residual
+                else ""
+            )
+            + "Trained by `fusion train-mgan` on simulated data (see `training`)."
         ),
         bands=OUTPUT_BANDS,
         inputs=harmonize_inputs(platform=False),
@@ -494,7 +537,7 @@ def export_mgan(
             **result.normalizations.as_json(),
         },
         parameters={
-            "architecture": cfg.model.as_json(),
+            "architecture": result.model_config.as_json(),
             "patch": PATCH,
             "stride": STRIDE,
             "buffer": BUFFER,

@@ -67,6 +67,48 @@ def test_generator_and_discriminator_shapes_at_the_seed_patch_sizes() -> None:
     assert {"bottom_10m", "bottom_20m", "bottom"} <= set(names)
 
 
+def test_residual_generator_starts_from_the_input_on_the_landsat_normalization() -> None:
+    """The shipped generator adds its (zero-initialized) output to Sentinel-2 area-averaged to
+    30 m and mapped by residual_map onto the Landsat normalization: before training it
+    predicts raw Sentinel-2 reflectance exactly, whatever the normalizations."""
+    from fusion.models.bandpass import area_average
+    from fusion.models.mgan import BandNormalization
+    from fusion.train_mgan import Normalizations, residual_map
+
+    rng = np.random.default_rng(3)
+
+    def norm(n: int) -> BandNormalization:
+        mean, scale = tuple(rng.uniform(0.05, 0.3, n)), tuple(rng.uniform(0.1, 0.5, n))
+        return BandNormalization(mean, mean, mean, scale, clip=False)
+
+    norms = Normalizations(norm(4), norm(2), norm(6))
+    small = dict(bottom_filters=4, generator_filters=(4,) * 7, discriminator_filters=(4,) * 4)
+    scale, offset = residual_map(norms)
+    generator = build_generator(MganConfig(**small, residual_scale=scale, residual_offset=offset))
+    s2_10m = rng.uniform(0.0, 0.6, (1, 384, 384, 4)).astype(np.float32)
+    s2_20m = rng.uniform(0.0, 0.6, (1, 192, 192, 2)).astype(np.float32)
+    y = generator([norms.s2_10m.apply_numpy(s2_10m), norms.s2_20m.apply_numpy(s2_20m)]).numpy()
+    predicted = y * np.asarray(norms.landsat.scale, np.float32) + np.asarray(norms.landsat.mean, np.float32)
+    np.testing.assert_allclose(predicted, area_average(s2_10m, s2_20m).numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="residual_scale"):
+        build_generator(MganConfig(**small, residual_scale=(1.0,) * 6, residual_offset=(0.0,)))
+
+
+def test_flip_rotate_moves_inputs_target_and_mask_together() -> None:
+    from fusion.train_mgan import _flip_rotate
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(size=(2, 8, 8, 1)).astype(np.float32)
+    # the 10 m, 20 m, target and mask arrays of one batch, here at the same size
+    arrays = (base, base * 2, base * 3, base > 0.5)
+    for _ in range(8):
+        out = _flip_rotate(arrays, rng)
+        np.testing.assert_array_equal(out[1], out[0] * 2)
+        np.testing.assert_array_equal(out[2], out[0] * 3)
+        np.testing.assert_array_equal(out[3], out[0] > 0.5)
+        assert sorted(out[0].ravel()) == sorted(base.ravel())
+
+
 def test_relativistic_losses_follow_seed_equations_3_and_4() -> None:
     import tensorflow as tf
 

@@ -8,6 +8,12 @@
   blocks to 1 × 1 and seven up-sampling blocks with skip connections (dropout 0.5 in the first
   three), as in pix2pix, **without instance normalization** (seed 002: it does not suit
   multispectral patches). Output 128 × 128 × 6, tanh (targets are normalized to [-1, 1]).
+  **Residual variant** (``MganConfig.residual_*``, what ``fusion train-mgan`` trains by
+  default; a departure from the seed): the last layer is linear, initialized to zero, and its
+  output is added to the Sentinel-2 bands area-averaged to 30 m and mapped onto the Landsat
+  normalization, so the U-Net learns the *difference* between the two sensors. Trained from
+  scratch for 30 minutes on 2 CPU cores the seed's generator stayed behind the HLS bandpass
+  baseline on SAM on held-out dates (1.96° vs 1.88°); the residual one beats it (1.60°).
 * **Discriminator** - a PatchGAN on (Sentinel-2 area-averaged to 30 m, Landsat or generated):
   4 × 4 convolutions, instance normalization followed by **spectral normalization** in the
   down-sampling blocks.
@@ -46,11 +52,20 @@ class MganConfig:
     bands_10m: int = 4
     bands_20m: int = 2
     out_bands: int = 6
+    #: Residual generator (a departure from seed 002, see :func:`build_generator`): per output
+    #: band, the affine map from the normalized area-averaged Sentinel-2 band to the normalized
+    #: Landsat band with the same reflectance. Empty: the seed's plain generator.
+    residual_scale: tuple[float, ...] = ()
+    residual_offset: tuple[float, ...] = ()
+
+    @property
+    def residual(self) -> bool:
+        return bool(self.residual_scale)
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out["generator_filters"] = list(self.generator_filters)
-        out["discriminator_filters"] = list(self.discriminator_filters)
+        for key in ("generator_filters", "discriminator_filters", "residual_scale", "residual_offset"):
+            out[key] = list(getattr(self, key))
         return out
 
     @classmethod
@@ -60,16 +75,30 @@ class MganConfig:
                 **data,
                 "generator_filters": tuple(data["generator_filters"]),
                 "discriminator_filters": tuple(data["discriminator_filters"]),
+                "residual_scale": tuple(float(v) for v in data.get("residual_scale", ())),
+                "residual_offset": tuple(float(v) for v in data.get("residual_offset", ())),
             }
         )
 
 
 def build_generator(config: MganConfig | None = None) -> Any:
-    """The MGAN generator: (384×384×4 at 10 m, 192×192×2 at 20 m) → 128×128×6 at 30 m."""
+    """The MGAN generator: (384×384×4 at 10 m, 192×192×2 at 20 m) → 128×128×6 at 30 m.
+
+    With ``config.residual`` the U-Net predicts a *correction* to the input itself: its
+    output (linear, initialized to zero) is added to the Sentinel-2 bands area-averaged to
+    30 m and mapped onto the Landsat normalization. Training then starts from raw Sentinel-2
+    rather than from noise, which is what lets a small generator trained for 30 minutes on
+    2 CPU cores learn the spectral and spatial differences (a departure from seed 002, whose
+    generator is trained for far longer on GPUs; README, "Reproduce the MGAN package")."""
     import keras
     from keras import layers
 
     cfg = config or MganConfig()
+    if cfg.residual and not (len(cfg.residual_scale) == len(cfg.residual_offset) == cfg.out_bands):
+        raise ValueError(
+            f"residual_scale and residual_offset need {cfg.out_bands} values each, got "
+            f"{len(cfg.residual_scale)} and {len(cfg.residual_offset)}"
+        )
     init = "glorot_uniform"  # seed 002: default Glorot uniform
     x10 = keras.Input((3 * PATCH, 3 * PATCH, cfg.bands_10m), name="s2_10m")
     x20 = keras.Input((3 * PATCH // 2, 3 * PATCH // 2, cfg.bands_20m), name="s2_20m")
@@ -99,16 +128,54 @@ def build_generator(config: MganConfig | None = None) -> Any:
             x = layers.Dropout(cfg.dropout)(x)
         x = layers.ReLU()(x)
         x = layers.Concatenate()([x, skip])
-    out = layers.Conv2DTranspose(
-        cfg.out_bands,
-        4,
-        strides=2,
-        padding="same",
-        kernel_initializer=init,
-        activation="tanh",
-        name="landsat",
+    if not cfg.residual:
+        out = layers.Conv2DTranspose(
+            cfg.out_bands,
+            4,
+            strides=2,
+            padding="same",
+            kernel_initializer=init,
+            activation="tanh",
+            name="landsat",
+        )(x)
+        return keras.Model([x10, x20], out, name="mgan_generator")
+    correction = layers.Conv2DTranspose(
+        cfg.out_bands, 4, strides=2, padding="same", kernel_initializer="zeros", name="correction"
     )(x)
+    # Sentinel-2 area-averaged to 30 m (as fusion.models.bandpass.area_average, in layers).
+    ten = layers.AveragePooling2D(3, name="area_average_10m")(x10)
+    twenty = layers.AveragePooling2D(3, name="area_average_20m")(layers.UpSampling2D(2)(x20))
+    base = _band_affine(cfg.residual_scale, cfg.residual_offset, name="sentinel2_on_landsat_scale")(
+        layers.Concatenate()([ten, twenty])
+    )
+    out = layers.Add(name="landsat")([base, correction])
     return keras.Model([x10, x20], out, name="mgan_generator")
+
+
+def _band_affine_layer() -> Any:
+    import keras
+
+    class BandAffine(keras.layers.Layer):  # type: ignore[misc]
+        """``x * scale + offset`` per band with fixed (non-trainable) constants."""
+
+        def __init__(self, scale: Sequence[float], offset: Sequence[float], **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.scale = [float(v) for v in scale]
+            self.offset = [float(v) for v in offset]
+
+        def call(self, x: Any) -> Any:
+            from keras import ops
+
+            return x * ops.convert_to_tensor(self.scale) + ops.convert_to_tensor(self.offset)
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+    return BandAffine
+
+
+def _band_affine(scale: Sequence[float], offset: Sequence[float], name: str) -> Any:
+    return _band_affine_layer()(scale, offset, name=name)
 
 
 def build_discriminator(config: MganConfig | None = None) -> Any:
