@@ -43,7 +43,16 @@ def write_png(rgb: npt.NDArray[np.floating], path: str | Path, max_reflectance: 
         # A quicklook is a picture, deliberately without georeferencing.
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(
-            out, "w", driver="PNG", width=byte.shape[2], height=byte.shape[1], count=3, dtype="uint8"
+            out,
+            "w",
+            driver="PNG",
+            width=byte.shape[2],
+            height=byte.shape[1],
+            count=3,
+            dtype="uint8",
+            # zlib level 1: 8x faster than the default 6 for a 15 % larger preview, and a
+            # quicklook is written for every product (benchmarks/dcstfn_throughput.py).
+            zlevel=1,
         ) as dst:
             dst.write(byte)
     return out

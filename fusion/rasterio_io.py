@@ -22,7 +22,9 @@ from fusion.errors import ConfigError
 COG_PROFILES: dict[str, dict[str, Any]] = {
     "deflate": {"compress": "DEFLATE", "level": 6},
     "deflate-fast": {"compress": "DEFLATE", "level": 1},
-    "zstd": {"compress": "ZSTD", "level": 9},
+    # Level 6, not GDAL's default 9: on a fused 512 x 512 x 6 int16 product both give the same
+    # file size (2 538 717 vs 2 538 668 bytes) and 6 takes 0.16 s instead of 0.23 s.
+    "zstd": {"compress": "ZSTD", "level": 6},
     "lzw": {"compress": "LZW"},
 }
 

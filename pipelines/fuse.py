@@ -26,7 +26,7 @@ from apache_beam.ml.inference.base import ModelHandler, RunInference
 from apache_beam.pvalue import DoOutputsTuple, PBegin, PCollection
 from apache_beam.transforms import combiners, window
 
-from fusion.blockio import BlockInputs, read_block, stack_batch, tile_clear_fraction
+from fusion.blockio import BlockInputs, SceneReadCache, read_block, stack_batch, tile_clear_fraction
 from fusion.errors import ConfigError, FusionError
 from fusion.grid import Block, Tile, crop_halo, plan_blocks
 from fusion.harmonize import block_alignment, harmonize_jobs, read_source_block
@@ -288,12 +288,23 @@ class _ReadDoFn(beam.DoFn):
     def __init__(self, metadata: ModelMetadata) -> None:
         self.metadata = metadata
         self.bytes_read = Metrics.distribution(NAMESPACE, "block_bytes_read")
+        self.cache: SceneReadCache | None = None
+
+    def setup(self) -> None:
+        # Per DoFn instance (one per worker thread): what one block read, the next may reuse.
+        self.cache = SceneReadCache()
 
     def process(self, bj: BlockJob) -> Iterator[Any]:
         key = f"{bj.spec.product_id}/block-{bj.block.index[0]}-{bj.block.index[1]}"
-        reader = read_source_block if self.metadata.task == "harmonize" else read_block
         try:
-            inputs = reader(bj.job, bj.tile, bj.block, self.metadata, bj.spec.product_id, bj.n_blocks)
+            if self.metadata.task == "harmonize":
+                inputs = read_source_block(
+                    bj.job, bj.tile, bj.block, self.metadata, bj.spec.product_id, bj.n_blocks
+                )
+            else:
+                inputs = read_block(
+                    bj.job, bj.tile, bj.block, self.metadata, bj.spec.product_id, bj.n_blocks, self.cache
+                )
         except FusionError as exc:
             _count("blocks_dead_lettered")
             yield beam.pvalue.TaggedOutput(
