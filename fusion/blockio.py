@@ -104,7 +104,7 @@ def read_asset(
                 nodata=nodata,
                 # (Nearly) the exact transformer: GDAL's default approximates it linearly to
                 # 1/8 pixel over each output window, so a pixel warped as part of another
-                # window (a block, a whole tile: CoarseSceneCache) came out different by up
+                # window (a block, a whole tile: SceneReadCache) came out different by up
                 # to 0.003 reflectance. 0 is refused by the VRT's creation.
                 tolerance=1e-6,
             ) as vrt:
@@ -223,8 +223,7 @@ class SceneReadCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple[Any, ...], tuple[Window, SceneBlock]] = OrderedDict()
         self._bytes = 0
-        self.reads = 0  #: scene reads done (tile-level for coarse scenes), for tests and benchmarks
-        self.hits = 0
+        self.reads = 0  #: scene reads done (tile-level for coarse scenes), for tests
 
     def _get(
         self, key: tuple[Any, ...], read: Callable[[], tuple[Window, SceneBlock]]
@@ -232,7 +231,6 @@ class SceneReadCache:
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
-            self.hits += 1
             return entry
         entry = read()
         self.reads += 1

@@ -93,6 +93,8 @@ def build_generator(config: MganConfig | None = None) -> Any:
     import keras
     from keras import layers
 
+    from fusion.models.bandpass import area_average  # the same resampling as the baselines
+
     cfg = config or MganConfig()
     if cfg.residual and not (len(cfg.residual_scale) == len(cfg.residual_offset) == cfg.out_bands):
         raise ValueError(
@@ -142,40 +144,12 @@ def build_generator(config: MganConfig | None = None) -> Any:
     correction = layers.Conv2DTranspose(
         cfg.out_bands, 4, strides=2, padding="same", kernel_initializer="zeros", name="correction"
     )(x)
-    # Sentinel-2 area-averaged to 30 m (as fusion.models.bandpass.area_average, in layers).
-    ten = layers.AveragePooling2D(3, name="area_average_10m")(x10)
-    twenty = layers.AveragePooling2D(3, name="area_average_20m")(layers.UpSampling2D(2)(x20))
-    base = _band_affine(cfg.residual_scale, cfg.residual_offset, name="sentinel2_on_landsat_scale")(
-        layers.Concatenate()([ten, twenty])
-    )
+    scale, offset = list(cfg.residual_scale), list(cfg.residual_offset)
+    base = layers.Lambda(
+        lambda xs: area_average(xs[0], xs[1]) * scale + offset, name="sentinel2_on_landsat_scale"
+    )([x10, x20])
     out = layers.Add(name="landsat")([base, correction])
     return keras.Model([x10, x20], out, name="mgan_generator")
-
-
-def _band_affine_layer() -> Any:
-    import keras
-
-    class BandAffine(keras.layers.Layer):  # type: ignore[misc]
-        """``x * scale + offset`` per band with fixed (non-trainable) constants."""
-
-        def __init__(self, scale: Sequence[float], offset: Sequence[float], **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.scale = [float(v) for v in scale]
-            self.offset = [float(v) for v in offset]
-
-        def call(self, x: Any) -> Any:
-            from keras import ops
-
-            return x * ops.convert_to_tensor(self.scale) + ops.convert_to_tensor(self.offset)
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "scale": self.scale, "offset": self.offset}
-
-    return BandAffine
-
-
-def _band_affine(scale: Sequence[float], offset: Sequence[float], name: str) -> Any:
-    return _band_affine_layer()(scale, offset, name=name)
 
 
 def build_discriminator(config: MganConfig | None = None) -> Any:
