@@ -1223,31 +1223,24 @@ def evaluate_simulated(
     all of them.
     """
     from fusion.evaluate import simulated_comparisons, write_report
-    from fusion.models import get_metadata
     from fusion.request import FusionRequest
-    from pipelines.run import run_fusion
+    from pipelines.run import run_each_model
 
     def go() -> None:
         _setup_logging(quiet)
         progress = _stderr_progress(quiet)
         out = out_dir.resolve()
-        names = []
-        for model in models:
-            meta = get_metadata(model)
-            names.append(meta.name)
-            request = FusionRequest(
-                catalog=str(simulation.resolve()),
-                output=str(out / "products"),
-                start=start,
-                end=end,
-                model=model,
-                tiles=tiles,
-                tile_size=tile_size,
-                block_size=block_size,
-            )
-            progress(f"fusing {start}..{end} with {meta.name}")
-            summary = run_fusion(request, out / "reports" / meta.name)
-            progress(summary.text().splitlines()[0])
+        request = FusionRequest(
+            catalog=str(simulation.resolve()),
+            output=str(out / "products"),
+            start=start,
+            end=end,
+            model=models[0],
+            tiles=tiles,
+            tile_size=tile_size,
+            block_size=block_size,
+        )
+        names = list(run_each_model(request, models, out, progress, "fusing"))
         comparisons = simulated_comparisons(out / "products", simulation, names)
         if not comparisons:
             raise ConfigError(

@@ -225,32 +225,26 @@ def run_and_score(
     then has no cases and no report is written)."""
     from fusion.errors import ConfigError
     from fusion.models import get_metadata
-    from pipelines.run import run_fusion
+    from pipelines.run import run_each_model
 
-    names = []
-    runs: dict[str, str] = {}
-    request = None
     for model in models:
-        meta = get_metadata(model)
-        if meta.task != "harmonize":
-            raise ConfigError(f"model {model!r} is a {meta.task!r} model; name harmonize models")
-        names.append(meta.name)
-        request = FusionRequest(
-            catalog=catalog,
-            output=str(out / "products"),
-            start=start,
-            end=end,
-            task="harmonize",
-            model=model,
-            tiles=tiles,
-            tile_size=tile_size,
-            block_size=block_size,
-        )
-        progress(f"harmonizing {start}..{end} with {meta.name}")
-        summary = run_fusion(request, out / "reports" / meta.name)
-        progress(summary.text().splitlines()[0])
-        runs[meta.name] = summary.text()
-    assert request is not None  # noqa: S101 - models is not empty
+        task = get_metadata(model).task
+        if task != "harmonize":
+            raise ConfigError(f"model {model!r} is a {task!r} model; name harmonize models")
+    request = FusionRequest(
+        catalog=catalog,
+        output=str(out / "products"),
+        start=start,
+        end=end,
+        task="harmonize",
+        model=models[0],
+        tiles=tiles,
+        tile_size=tile_size,
+        block_size=block_size,
+    )
+    summaries = run_each_model(request, models, out, progress, "harmonizing")
+    names = list(summaries)
+    runs = {name: summary.text() for name, summary in summaries.items()}
     cases, notes = harmonize_cases(request, out / "products", names)
     if not cases and not require_cases:
         return {"cases": [], "left_out": notes, "mean": {}, "per_case": [], "runs": runs}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,3 +98,22 @@ def run_fusion(
     )
     (report / "summary.txt").write_text(summary.text() + "\n")
     return summary
+
+
+def run_each_model(
+    base: FusionRequest, models: Sequence[str], out: Path, progress: Callable[[str], None], verb: str
+) -> dict[str, RunSummary]:
+    """Run ``base`` once per model into OUT/products (finished products are reused), with each
+    run's report in OUT/reports/<model name>; says "<verb> start..end with <name>" and the
+    first line of each summary. Returns the summaries by model name, in ``models`` order."""
+    from fusion.models import get_metadata
+
+    summaries: dict[str, RunSummary] = {}
+    for model in models:
+        name = get_metadata(model).name
+        request = dataclasses.replace(base, model=model, output=str(out / "products"))
+        progress(f"{verb} {base.start}..{base.end} with {name}")
+        summary = run_fusion(request, out / "reports" / name)
+        progress(summary.text().splitlines()[0])
+        summaries[name] = summary
+    return summaries
