@@ -827,8 +827,10 @@ def training_set(
 @click.option(
     "--data",
     required=True,
+    multiple=True,
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Training set folder written by `fusion training-set`.",
+    help="Training set folder written by `fusion training-set`; repeat to train on several "
+    "(e.g. several simulated years) with the same bands and patch size.",
 )
 @click.option(
     "--out",
@@ -852,6 +854,12 @@ def training_set(
     is_flag=True,
     help="Add fine(tk) to the network's output (seed 001 section 4's residual idea): the network "
     "learns the change since the reference date. Not in the seed's Figure 1.",
+)
+@click.option(
+    "--naive-residual",
+    is_flag=True,
+    help="Add the naive difference fine(tk) + coarse(t0) - coarse(tk) (bilinear) to an output "
+    "initialized to zero: the network starts as the naive method and learns a correction.",
 )
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
 @click.option(
@@ -887,11 +895,12 @@ def training_set(
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def train(
-    data: Path,
+    data: tuple[Path, ...],
     out_dir: Path,
     variant: str,
     features: str,
     residual: bool,
+    naive_residual: bool,
     batch_size: int,
     epochs: int,
     patience: int,
@@ -934,6 +943,7 @@ def train(
             variant=variant,
             features=feats,
             residual=residual,
+            naive_residual=naive_residual,
             batch_size=batch_size,
             epochs=epochs,
             learning_rate=learning_rate,
@@ -942,7 +952,7 @@ def train(
             seed=seed,
             name=name,
         )
-        dataset = TrainingSet.open(data)
+        dataset = TrainingSet.open_many(data)
         initial = load_networks(init_package) if init_package else None
         work = workdir or out_dir.parent / f"{out_dir.name}-training"
         progress(f"training {variant} DCSTFN on {dataset.manifest['examples']} examples; logs in {work}")

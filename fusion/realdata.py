@@ -252,6 +252,7 @@ class DcstfnForBands:
     normalization: object | None
     reason: str = ""
     residual: bool = False
+    naive_residual: bool = False
 
 
 def dcstfn_for_bands(package: str | Path, bands: Sequence[str]) -> DcstfnForBands:
@@ -276,9 +277,9 @@ def dcstfn_for_bands(package: str | Path, bands: Sequence[str]) -> DcstfnForBand
     norm = Normalization(mean, float(norm_json["scale"]))
     networks = load_networks(root)
     residual = bool(meta.parameters.get("residual", False))
-    if variant == "per-band":
-        return DcstfnForBands([networks[i] for i in idx], variant, norm, residual=residual)
-    return DcstfnForBands([band_subset_network(networks[0], idx)], variant, norm, residual=residual)
+    naive_residual = bool(meta.parameters.get("naive_residual", False))
+    chosen = [networks[i] for i in idx] if variant == "per-band" else [band_subset_network(networks[0], idx)]
+    return DcstfnForBands(chosen, variant, norm, residual=residual, naive_residual=naive_residual)
 
 
 def band_subset_network(model: object, idx: Sequence[int]) -> object:
@@ -291,8 +292,13 @@ def band_subset_network(model: object, idx: Sequence[int]) -> object:
     from fusion.models.dcstfn import DcstfnConfig, build_dcstfn
 
     features = _features_of(model)
-    residual = any(getattr(layer, "name", "") == "residual" for layer in _all_layers(model))
-    sub = build_dcstfn(DcstfnConfig(features, len(idx), residual=residual), name="dcstfn_subset")
+    names = {getattr(layer, "name", "") for layer in _all_layers(model)}
+    sub = build_dcstfn(
+        DcstfnConfig(
+            features, len(idx), residual="residual" in names, naive_residual="naive_residual" in names
+        ),
+        name="dcstfn_subset",
+    )
     first_layers = {"coarse_conv1", "fine_conv1"}
     for layer in _all_layers(sub):
         weights = _layer_by_name(model, layer.name).get_weights()  # type: ignore[attr-defined]
@@ -386,6 +392,7 @@ def evaluate_real_set(
             variant=variant,
             features=features,
             residual=sim.residual if sim.networks is not None else True,
+            naive_residual=sim.naive_residual if sim.networks is not None else False,
             batch_size=8,
             max_minutes=site_minutes,
             patience=4,

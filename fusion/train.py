@@ -43,6 +43,7 @@ class TrainConfig:
     variant: str = "multi-band"
     features: tuple[int, int, int] = (32, 64, 128)
     residual: bool = False  #: see DcstfnConfig.residual
+    naive_residual: bool = False  #: see DcstfnConfig.naive_residual
     batch_size: int = 16
     epochs: int = 50
     learning_rate: float = 1e-3
@@ -86,6 +87,41 @@ class TrainingSet:
                     "--min-valid or change the validation dates/area"
                 )
         return cls(root, manifest)
+
+    @classmethod
+    def open_many(cls, paths: Sequence[str | Path]) -> TrainingSet:
+        """Several training sets as one: their examples, validation split and dates together.
+
+        They must share bands and patch geometry; the merged manifest lists every file by its
+        full path and keeps each set's catalog and period."""
+        sets = [cls.open(p) for p in paths]
+        if len(sets) == 1:
+            return sets[0]
+        first = sets[0]
+        for other in sets[1:]:
+            for key in ("bands", "patch"):
+                if other.manifest[key] != first.manifest[key]:
+                    raise ConfigError(
+                        f"training sets {first.root} and {other.root} differ in {key} "
+                        f"({first.manifest[key]} vs {other.manifest[key]}); build them with the "
+                        "same `fusion training-set` options"
+                    )
+        merged = dict(first.manifest)
+        merged["files"] = {
+            split: [str((s.root / f).resolve()) for s in sets for f in s.manifest["files"][split]]
+            for split in SPLITS
+        }
+        merged["examples"] = {
+            split: sum(int(s.manifest["examples"][split]) for s in sets) for split in SPLITS
+        }
+        merged["target_dates"] = {
+            split: sorted({d for s in sets for d in s.manifest["target_dates"][split]}) for split in SPLITS
+        }
+        merged["catalog"] = [s.manifest["catalog"] for s in sets]
+        merged["period"] = [s.manifest["period"] for s in sets]
+        merged["split"] = [s.manifest["split"] for s in sets]
+        merged["sets"] = [str(s.root.resolve()) for s in sets]
+        return cls(first.root, merged)
 
     @property
     def bands(self) -> list[str]:
@@ -254,7 +290,12 @@ def train_dcstfn(
                 model = initial[g]
             else:
                 model = build_dcstfn(
-                    DcstfnConfig(cfg.features, band.stop - band.start, residual=cfg.residual),
+                    DcstfnConfig(
+                        cfg.features,
+                        band.stop - band.start,
+                        residual=cfg.residual,
+                        naive_residual=cfg.naive_residual,
+                    ),
                     name=f"dcstfn_{g}",
                 )
             model.compile(
@@ -382,7 +423,8 @@ def export_dcstfn(
     models = []
     for i, trained in enumerate(result.models):
         clean = build_dcstfn(
-            DcstfnConfig(cfg.features, per_network, residual=cfg.residual), name=f"dcstfn_{i}"
+            DcstfnConfig(cfg.features, per_network, residual=cfg.residual, naive_residual=cfg.naive_residual),
+            name=f"dcstfn_{i}",
         )
         clean.set_weights(trained.get_weights())
         models.append(clean)
@@ -407,6 +449,12 @@ def export_dcstfn(
             f"{list(cfg.features)}: coarse and fine sub-networks fused by C(t0) + F(tk) - C(tk) on "
             "feature maps"
             + (", plus fine(tk) added to the output (residual, seed section 4)" if cfg.residual else "")
+            + (
+                ", plus the naive difference fine(tk) + coarse(t0) - coarse(tk) (bilinear) added to an "
+                "output initialized to zero (naive residual)"
+                if cfg.naive_residual
+                else ""
+            )
             + ". Trained by `fusion train` on the training set named in `training`."
         ),
         bands=bands,
@@ -418,6 +466,7 @@ def export_dcstfn(
             "variant": variant,
             "features": list(cfg.features),
             "residual": cfg.residual,
+            "naive_residual": cfg.naive_residual,
             "networks": len(models),
             "trainable_parameters": params,
             "trainable_parameters_per_network": [trainable_parameters(m) for m in models],
@@ -456,9 +505,10 @@ def load_networks(package: str | Path) -> list[Any]:
     files = sorted(Path(package, "keras").glob("network-*.keras"))
     if not files:
         raise ConfigError(f"{package} has no keras/network-*.keras: it cannot be fine-tuned")
-    return [
-        keras.models.load_model(f, custom_objects={"masked_mse": masked_mse}, compile=False) for f in files
-    ]
+    from fusion.models.dcstfn import bilinear_upsample_layer
+
+    objects = {"masked_mse": masked_mse, "BilinearUpsample": bilinear_upsample_layer()}
+    return [keras.models.load_model(f, custom_objects=objects, compile=False) for f in files]
 
 
 def describe(scores: Mapping[str, Any]) -> str:

@@ -40,6 +40,22 @@ def test_shapes_follow_the_seed_figure_and_any_multiple_of_16() -> None:
     assert [layer.name for layer in model.layers].count("coarse_subnet") == 1
 
 
+def test_naive_residual_network_starts_as_the_naive_package_and_adds_no_parameters() -> None:
+    rng = np.random.default_rng(1)
+    x = {
+        "coarse_t0": rng.uniform(0, 0.5, (2, 10, 10, 6)).astype(np.float32),
+        "fine_tk1": rng.uniform(0, 0.5, (2, 160, 160, 6)).astype(np.float32),
+        "coarse_tk1": rng.uniform(0, 0.5, (2, 10, 10, 6)).astype(np.float32),
+    }
+    naive = get_model("naive").predict({**x, "valid_tk1": np.ones((2, 160, 160, 1), np.float32)})
+    model = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6, naive_residual=True))
+    np.testing.assert_allclose(model(x).numpy(), naive, atol=1e-6)
+    plain = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6))
+    assert trainable_parameters(model) == trainable_parameters(plain)
+    with pytest.raises(ConfigError, match="not both"):
+        DcstfnConfig(residual=True, naive_residual=True)
+
+
 def test_split_rules_keep_validation_dates_and_area_out_of_training() -> None:
     val = frozenset({D(2022, 5, 8)})
     boundary = area_boundary(1024, SplitConfig(validation_area=0.25), 16)
@@ -136,6 +152,58 @@ def test_trainer_exports_a_package_whose_signature_matches_its_metadata(
     assert len(r2.models) == 6 and all(m.output_shape[-1] == 1 for m in r2.models)
 
 
+def test_naive_residual_package_exports_and_reloads_for_fine_tuning(trainset: Path, tmp_path: Path) -> None:
+    from fusion.train import (
+        TrainConfig,
+        TrainingSet,
+        export_dcstfn,
+        load_networks,
+        predict_normalized,
+        train_dcstfn,
+    )
+
+    data = TrainingSet.open(trainset)
+    cfg = TrainConfig(features=(4, 8, 8), naive_residual=True, epochs=1, batch_size=4, max_minutes=None)
+    result = train_dcstfn(data, cfg, tmp_path / "work")
+    pkg = export_dcstfn(tmp_path / "pkg", result, cfg, data, "test")
+    model = load_model_package(pkg)
+    assert model.metadata.parameters["naive_residual"] is True
+    rng = np.random.default_rng(5)
+    x = {  # an odd size: the serving signature has unknown height and width
+        "coarse_t0": rng.uniform(0.1, 0.3, (1, 3, 5, 6)).astype(np.float32),
+        "fine_tk1": rng.uniform(0.1, 0.3, (1, 48, 80, 6)).astype(np.float32),
+        "coarse_tk1": rng.uniform(0.1, 0.3, (1, 3, 5, 6)).astype(np.float32),
+    }
+    served = model.predict(x)
+    reloaded = load_networks(pkg)
+    direct = predict_normalized(reloaded, "multi-band", result.normalization, x).numpy()
+    np.testing.assert_allclose(served, direct, atol=1e-5)
+
+
+def test_several_training_sets_train_as_one_and_must_agree_on_bands(trainset: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from fusion.train import TrainingSet
+
+    one = TrainingSet.open(trainset)
+    other = tmp_path / "other-year"
+    shutil.copytree(trainset, other)
+    both = TrainingSet.open_many([trainset, other])
+    for split in ("train", "validation"):
+        assert both.manifest["examples"][split] == 2 * one.manifest["examples"][split]
+        assert sorted(both.files(split)) == sorted(
+            one.files(split) + [str(other / Path(f).name) for f in one.files(split)]
+        )
+        assert sum(1 for _ in both.dataset(split)) == 2 * one.manifest["examples"][split]
+    assert both.manifest["sets"] == [str(trainset), str(other)]
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["bands"] = manifest["bands"][:3]
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="differ in bands"):
+        TrainingSet.open_many([trainset, other])
+
+
 def test_shipped_dcstfn_package_loads_and_says_how_it_was_trained() -> None:
     model = get_model("dcstfn")
     meta = model.metadata
@@ -161,10 +229,13 @@ def test_pipeline_runs_end_to_end_with_the_dcstfn_package(pipe_scenes: Path, tmp
     assert item["properties"]["eo-fusion:model"]["name"] == "dcstfn"
 
 
-def test_band_subset_network_equals_the_full_network_with_missing_bands_at_their_mean() -> None:
+@pytest.mark.parametrize("naive_residual", [False, True])
+def test_band_subset_network_equals_the_full_network_with_missing_bands_at_their_mean(
+    naive_residual: bool,
+) -> None:
     from fusion.realdata import band_subset_network
 
-    full = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6))
+    full = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6, naive_residual=naive_residual))
     rng = np.random.default_rng(3)
     for w in full.weights:  # non-trivial biases too
         w.assign(rng.normal(0, 0.2, w.shape).astype(np.float32))

@@ -15,6 +15,9 @@ Architecture (seed 001 §2.2, Figure 1), 3 × 3 kernels and ReLU unless said oth
 
 With d = (32, 64, 128) on one band this has 408,961 trainable parameters, as the seed says.
 ``residual=True`` adds fine(tk) to the output (seed §4's residual idea; no parameters).
+``naive_residual=True`` adds the naive difference fine(tk) + up(coarse(t0) - coarse(tk))
+(bilinear, as the ``naive`` package) to a last layer initialized to zero, so training starts
+from the naive method and learns a correction (not in the seed; no parameters).
 The seed trains one network per band; :func:`build_dcstfn` with ``bands > 1`` is the
 multi-band variant (one network, all bands as channels).
 
@@ -24,6 +27,7 @@ input exactly 1/16 of them (MODIS at 480 m for Landsat at 30 m).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -49,8 +53,14 @@ class DcstfnConfig:
     #: the change since the reference date instead of the whole image. Seed 001 §4 proposes
     #: residual learning as future work; not in its Figure 1, so off by default.
     residual: bool = False
+    #: Add the naive prediction fine(tk) + up(coarse(t0)) − up(coarse(tk)) (bilinear, as the
+    #: ``naive`` package) to an output layer initialized to zero: the network starts as the
+    #: naive difference and learns a correction to it. Not in the seed; off by default.
+    naive_residual: bool = False
 
     def __post_init__(self) -> None:
+        if self.residual and self.naive_residual:
+            raise ConfigError("choose one of residual (fine(tk)) and naive_residual, not both")
         if len(self.features) != 3 or min(self.features) < 1:
             raise ConfigError(
                 f"DCSTFN features must be three positive ints (d0, d1, d2), got {self.features}"
@@ -67,10 +77,19 @@ class DcstfnConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-def _conv(filters: int, name: str, *, kernel: int = 3, activation: str | None = "relu") -> Any:
+def _conv(
+    filters: int,
+    name: str,
+    *,
+    kernel: int = 3,
+    activation: str | None = "relu",
+    initializer: str = "glorot_uniform",
+) -> Any:
     import keras
 
-    return keras.layers.Conv2D(filters, kernel, padding="same", activation=activation, name=name)
+    return keras.layers.Conv2D(
+        filters, kernel, padding="same", activation=activation, kernel_initializer=initializer, name=name
+    )
 
 
 def _deconv(filters: int, name: str) -> Any:
@@ -121,12 +140,56 @@ def build_dcstfn(config: DcstfnConfig | None = None, name: str = "dcstfn") -> An
     merged = keras.layers.Add(name="fusion")([c0, keras.layers.Subtract(name="change")([fk, ck])])
     x = _deconv(d1, "fusion_deconv")(merged)
     x = _conv(d0, "fc1", kernel=1)(x)
-    fused = _conv(cfg.bands, "fc2", kernel=1, activation=None)(x)
+    fused = _conv(
+        cfg.bands,
+        "fc2",
+        kernel=1,
+        activation=None,
+        initializer="zeros" if cfg.naive_residual else "glorot_uniform",
+    )(x)
     if cfg.residual:
         fused = keras.layers.Add(name="residual")([fused, fine_tk])
+    if cfg.naive_residual:
+        # up(c0) - up(ck) = up(c0 - ck): bilinear resizing is linear, so one resize suffices.
+        coarse_change = keras.layers.Subtract(name="coarse_change")([coarse_t0, coarse_tk])
+        change = bilinear_upsample_layer()(cfg.ratio, name="naive_change")(coarse_change)
+        fused = keras.layers.Add(name="naive_residual")([fused, fine_tk, change])
     return keras.Model(
         {"coarse_t0": coarse_t0, "fine_tk1": fine_tk, "coarse_tk1": coarse_tk}, fused, name=name
     )
+
+
+@functools.cache
+def bilinear_upsample_layer() -> type:
+    """The Keras layer class of the naive residual's bilinear upsampling (registered, so saved
+    networks load by name).
+
+    ``keras.layers.UpSampling2D(interpolation="bilinear")`` cannot be traced with the serving
+    signature's unknown height and width; this layer resizes to the dynamic shape × ``ratio``
+    with the same half-pixel-centred ``tf.image.resize`` as the ``naive`` and ``starfm``
+    packages, so the network starts exactly as the naive package.
+    """
+    import keras
+    import tensorflow as tf
+
+    @keras.saving.register_keras_serializable(package="eo_fusion")
+    class BilinearUpsample(keras.layers.Layer):  # type: ignore[misc]
+        def __init__(self, ratio: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.ratio = int(ratio)
+
+        def call(self, x: Any) -> Any:
+            size = tf.shape(x)[1:3] * self.ratio
+            return tf.image.resize(x, size, method="bilinear", antialias=False)
+
+        def compute_output_shape(self, input_shape: Any) -> Any:
+            n, h, w, c = input_shape
+            return (n, None if h is None else h * self.ratio, None if w is None else w * self.ratio, c)
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "ratio": self.ratio}
+
+    return BilinearUpsample
 
 
 def trainable_parameters(model: Any) -> int:
