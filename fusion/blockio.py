@@ -12,9 +12,12 @@ href and the reason, which the pipeline turns into a dead-letter record.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,6 +172,14 @@ def read_usable_mask(scene: Scene, grid: GridWindow) -> BoolArray:
     return np.asarray(usable, dtype=bool)
 
 
+@functools.cache
+def _asset_pool() -> ThreadPoolExecutor:
+    """Threads reading one scene's asset files at the same time (one pool per process)."""
+    return ThreadPoolExecutor(
+        max_workers=max(2, min(8, os.cpu_count() or 1)), thread_name_prefix="asset-read"
+    )
+
+
 def read_scene(scene: Scene, bands: Sequence[str], grid: GridWindow, resampling: Resampling) -> SceneBlock:
     """Reflectance of ``bands`` (common names) and the usable mask of a scene on ``grid``."""
     missing = [b for b in bands if b not in scene.bands]
@@ -177,11 +188,17 @@ def read_scene(scene: Scene, bands: Sequence[str], grid: GridWindow, resampling:
             f"scene {scene.id} ({scene.collection}) has no asset for band(s) {missing}; "
             f"it has {sorted(scene.bands)}"
         )
-    usable = read_usable_mask(scene, grid)
+    # The QA and band files are read side by side: for a small (coarse) grid a read is almost
+    # all open and warper set-up, which GDAL does without holding the GIL.
+    pool = _asset_pool()
+    qa_read = pool.submit(read_usable_mask, scene, grid)
+    band_reads = [
+        pool.submit(read_asset, scene.bands[band], grid, resampling, scene.projection.epsg) for band in bands
+    ]
+    usable = qa_read.result()
     layers = []
-    for band in bands:
-        href = scene.bands[band]
-        dn, file_nodata = read_asset(href, grid, resampling, scene.projection.epsg)
+    for band, band_read in zip(bands, band_reads, strict=True):
+        dn, file_nodata = band_read.result()
         scale, offset = scene.scale_offset.get(band, (1.0, 0.0))
         nodata = scene.nodata.get(band, file_nodata)
         refl = dn.astype(np.float32) * np.float32(scale) + np.float32(offset)
@@ -210,8 +227,12 @@ class SceneReadCache:
       scenes of the demo cost more than the model itself. A scene is warped once over the tile
       and its halo (every block's read window lies inside it); the entry is tiny (a
       4096-pixel tile at ratio 16 is 272 x 272 per band).
-    * **Fine scenes are kept per block.** Neighbouring target dates share their reference
-      pairs, so the same reference scene is read for the same block by several products.
+    * **Fine scenes are read once per tile too** where the tile and its halo take at most 1/8
+      of ``max_bytes`` (a 512-pixel tile with a 64-pixel halo and six bands is 10 MiB), and
+      kept per block otherwise. Read per block, every block re-opens the band files and
+      decodes the COG tiles its window touches again; read per tile, each is decoded once.
+      Neighbouring target dates share their reference pairs, so the same reference scene is
+      used again by the next products.
 
     Entries are dropped least recently used first beyond ``max_bytes`` (128 MiB: a reader
     thread keeps one cache, and a Dataflow worker runs several threads; a 352 x 352 block of
@@ -245,9 +266,41 @@ class SceneReadCache:
         self, scene: Scene, bands: Sequence[str], tile: Tile, block: Block, ratio: int, resampling: Resampling
     ) -> SceneBlock:
         """``scene`` on ``block``'s read window of the grid ``ratio`` times coarser than ``tile``."""
+        return self._from_tile("coarse", scene, bands, tile, block, ratio, resampling)
+
+    def fine(
+        self, scene: Scene, bands: Sequence[str], tile: Tile, block: Block, resampling: Resampling
+    ) -> SceneBlock:
+        """``scene`` on ``block``'s read window of ``tile``'s grid."""
+        if self.fine_per_tile(tile, block, len(bands)):
+            return self._from_tile("fine", scene, bands, tile, block, 1, resampling)
+        key = ("fine", *_scene_key(scene, bands), tile.id, block.read, resampling)
+        _, got = self._get(
+            key, lambda: (block.read, read_scene(scene, bands, GridWindow.of(tile, block.read), resampling))
+        )
+        return SceneBlock(got.reflectance.copy(), got.usable.copy())
+
+    def fine_per_tile(self, tile: Tile, block: Block, bands: int) -> bool:
+        """Whether fine scenes of ``tile`` are read once per tile (else once per block)."""
+        halo = block.core.row - block.read.row
+        tile_bytes = (tile.shape[0] + 2 * halo) * (tile.shape[1] + 2 * halo) * (4 * bands + 1)
+        return tile_bytes <= self.max_bytes // 8
+
+    def _from_tile(
+        self,
+        kind: str,
+        scene: Scene,
+        bands: Sequence[str],
+        tile: Tile,
+        block: Block,
+        ratio: int,
+        resampling: Resampling,
+    ) -> SceneBlock:
+        """``block``'s read window cut from ``scene`` read once over the tile and its halo (every
+        block's read window lies inside it), on the grid ``ratio`` times coarser than ``tile``."""
         halo = block.core.row - block.read.row
         extent = Window(-halo, -halo, tile.shape[0] + 2 * halo, tile.shape[1] + 2 * halo)
-        key = ("coarse", scene.id, scene.collection, tuple(bands), tile.id, extent, ratio, resampling)
+        key = (kind, *_scene_key(scene, bands), tile.id, extent, ratio, resampling)
         grid_window, whole = self._get(
             key,
             lambda: (
@@ -259,15 +312,11 @@ class SceneReadCache:
         rows, cols = want.slices
         return SceneBlock(whole.reflectance[rows, cols].copy(), whole.usable[rows, cols].copy())
 
-    def fine(
-        self, scene: Scene, bands: Sequence[str], tile: Tile, block: Block, resampling: Resampling
-    ) -> SceneBlock:
-        """``scene`` on ``block``'s read window of ``tile``'s grid."""
-        key = ("fine", scene.id, scene.collection, tuple(bands), tile.id, block.read, resampling)
-        _, got = self._get(
-            key, lambda: (block.read, read_scene(scene, bands, GridWindow.of(tile, block.read), resampling))
-        )
-        return SceneBlock(got.reflectance.copy(), got.usable.copy())
+
+def _scene_key(scene: Scene, bands: Sequence[str]) -> tuple[Any, ...]:
+    """What identifies a scene read: its id and the very files read (two Scene objects with one
+    id but another asset, e.g. a replaced or broken file, are not the same read)."""
+    return (scene.id, scene.collection, tuple(bands), tuple(scene.bands.get(b) for b in bands), scene.qa_href)
 
 
 def _nbytes(block: SceneBlock) -> int:
@@ -318,8 +367,8 @@ def read_block(
 ) -> BlockInputs:
     """Read the target and reference pairs of ``job`` for ``block`` as the model's inputs.
 
-    With ``cache`` (the pipeline's readers keep one) coarse scenes are read once per tile and
-    fine scenes once per block window; without, every call reads all it needs."""
+    With ``cache`` (the pipeline's readers keep one) scenes are read once per tile (see
+    :class:`SceneReadCache`); without, every call reads all it needs."""
     ratio = metadata.coarse_ratio
     bands = list(metadata.bands)
     fine_grid = GridWindow.of(tile, block.read)

@@ -43,6 +43,9 @@ GDAL_CLOUD_OPTIONS: dict[str, str] = {
     "VSI_CACHE": "TRUE",
     "VSI_CACHE_SIZE": str(64 * 1024 * 1024),
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.TIF,.tiff,.TIFF",
+    # Decode the COG tiles a window touches on all cores (GDAL >= 3.6): a tile-sized read of a
+    # 640 px Landsat band took 5.8 ms instead of 11.9 on 2 cores. Local files too.
+    "GDAL_NUM_THREADS": "ALL_CPUS",
 }
 
 _thread = threading.local()

@@ -373,16 +373,20 @@ def test_fuse_blocks_dead_letters_a_failing_batch(pipe_scenes: Path, tmp_path: P
         assert_that(dead, equal_to([("inference", True, True)]), label="dead")
 
 
-def test_scene_read_cache_reads_coarse_scenes_once_per_tile_and_matches_block_reads(
-    pipe_scenes: Path, tmp_path: Path
+@pytest.mark.parametrize("fine_per_tile", [True, False])
+def test_scene_read_cache_reads_scenes_once_per_tile_and_matches_block_reads(
+    pipe_scenes: Path, tmp_path: Path, fine_per_tile: bool
 ) -> None:
     from fusion.blockio import SceneReadCache
 
     request = pipe_request(pipe_scenes, tmp_path / "out")
     block_jobs = _block_jobs(request, 4)
     meta = get_metadata("starfm")
-    cache = SceneReadCache()
-    job = block_jobs[0].job
+    first = block_jobs[0]
+    # Just small enough that a fine tile does not fit (a big tile): fine scenes per block.
+    cache = SceneReadCache() if fine_per_tile else SceneReadCache(max_bytes=16 * 2**20)
+    assert cache.fine_per_tile(first.tile, first.block, len(meta.bands)) is fine_per_tile
+    job = first.job
     coarse_scenes = {job.target.scene.id} | {p.coarse.scene.id for p in job.pairs[: meta.reference_pairs[1]]}
     for bj in block_jobs:
         direct = read_block(bj.job, bj.tile, bj.block, meta, "p", bj.n_blocks)
@@ -395,15 +399,15 @@ def test_scene_read_cache_reads_coarse_scenes_once_per_tile_and_matches_block_re
             np.testing.assert_array_equal(cached.arrays[name], array, err_msg=name)
         np.testing.assert_array_equal(cached.output_valid, direct.output_valid)
     fine_scenes = {p.fine.scene.id for p in job.pairs[: meta.reference_pairs[1]]}
-    # coarse scenes once per tile, fine scenes once per block
-    assert cache.reads == len(coarse_scenes) + len(block_jobs) * len(fine_scenes)
+    # coarse scenes once per tile, fine scenes once per tile or once per block
+    fine_reads = len(fine_scenes) * (1 if fine_per_tile else len(block_jobs))
+    assert cache.reads == len(coarse_scenes) + fine_reads
     reads = cache.reads
     for bj in block_jobs:  # another product of the tile with the same references reads nothing
         again = read_block(bj.job, bj.tile, bj.block, meta, "q", bj.n_blocks, cache)
         assert again.arrays.keys() == direct.arrays.keys()
     assert cache.reads == reads
     tiny = SceneReadCache(max_bytes=1)  # keeps only the latest entry
-    first = block_jobs[0]
     read_block(first.job, first.tile, first.block, meta, "p", first.n_blocks, tiny)
     once = tiny.reads
     read_block(first.job, first.tile, first.block, meta, "p", first.n_blocks, tiny)
