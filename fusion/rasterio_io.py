@@ -28,9 +28,10 @@ COG_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-#: GDAL threads compressing a COG's tiles and overviews. The pipeline writes a product while
-#: nothing else runs on the worker (the products are assembled after inference), so all cores.
-#: The bytes do not depend on it: each tile is compressed on its own and written in order.
+#: GDAL threads compressing a COG's tiles and overviews. The bytes do not depend on it: each
+#: tile is compressed on its own and written in order. It helps little for a product of one
+#: block per level (one tile to compress at a time); the pipeline's parallelism is writing two
+#: products at once (pipelines.fuse.PARALLEL_WRITES).
 COG_THREADS: int | str = "ALL_CPUS"
 
 

@@ -455,7 +455,7 @@ def export_dcstfn(
                 if cfg.naive_residual
                 else ""
             )
-            + ". Trained by `fusion train` on the training set named in `training`."
+            + ". Trained by `fusion train` on the training set(s) named in `training`."
         ),
         bands=bands,
         inputs=inputs,
