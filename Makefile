@@ -43,7 +43,8 @@ demo: install
 # cores (simulating and cutting the four years take about 4 more).
 DCSTFN_WORK ?= build/dcstfn
 DCSTFN_YEARS ?= 2019:2019-05-15 2020:2020-08-05 2021:2021-06-20 2022:2022-07-16
-DCSTFN_TRAIN_ARGS ?= --batch-size 8 --max-minutes 19 --naive-residual
+DCSTFN_TRAIN_ARGS ?= --batch-size 8 --max-minutes 19 --naive-residual --band-scale --augment \
+	--calibrate-bias --pairs 2
 dcstfn-package: install
 	set -e; for yf in $(DCSTFN_YEARS); do y=$${yf%%:*}; flood=$${yf#*:}; \
 		$(BIN)/fusion simulate --out $(DCSTFN_WORK)/$$y/scenes --size-km 15.36 --start $$y-04-01 \
@@ -79,8 +80,8 @@ evaluate-harmonize: install
 	$(BIN)/fusion evaluate harmonize --catalog evaluation/harmonize-scenes --start 2023-04-01 --end 2023-09-30 \
 		--tiles 14N-0040-0376 --tile-size 512 --block-size 256 --out evaluation/harmonize
 
-# The DCSTFN evaluation (README, "Evaluate"): the demo's dates (held out of training, which
-# used 2022) with every model, and the real Gwydir flood set with an on-site model.
+# The DCSTFN evaluation (README, "Evaluate"): the demo's 2023 dates (held out of training, which
+# used 2019-2022) with every model, and the real Gwydir flood set with an on-site model.
 evaluate: demo
 	$(BIN)/fusion evaluate simulated --simulation demo-output/scenes --start 2023-06-01 --end 2023-08-15 \
 		--tiles 14N-0040-0376 --tile-size 512 --block-size 256 --out evaluation/simulated

@@ -861,6 +861,28 @@ def training_set(
     help="Add the naive difference fine(tk) + coarse(t0) - coarse(tk) (bilinear) to an output "
     "initialized to zero: the network starts as the naive method and learns a correction.",
 )
+@click.option(
+    "--band-scale",
+    is_flag=True,
+    help="Normalize each band by its own standard deviation, so every band weighs alike in the "
+    "loss (default: one scale for all bands, where NIR and SWIR errors dominate).",
+)
+@click.option("--augment", is_flag=True, help="Random flips and quarter turns of the training patches.")
+@click.option(
+    "--calibrate-bias",
+    is_flag=True,
+    help="After training, refit the last layer's bias so every band's mean residual over the "
+    "training split is zero (the output's mean otherwise wanders with Adam's last steps).",
+)
+@click.option(
+    "--pairs",
+    "reference_pairs",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="Reference pairs the package uses: 2 runs the network on each of the two nearest "
+    "pairs and averages the predictions where both are usable (training is per pair).",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
 @click.option(
     "--epochs", type=click.IntRange(1), default=50, show_default=True, help="At most this many epochs."
@@ -901,6 +923,10 @@ def train(
     features: str,
     residual: bool,
     naive_residual: bool,
+    band_scale: bool,
+    augment: bool,
+    calibrate_bias: bool,
+    reference_pairs: int,
     batch_size: int,
     epochs: int,
     patience: int,
@@ -944,6 +970,10 @@ def train(
             features=feats,
             residual=residual,
             naive_residual=naive_residual,
+            band_scale=band_scale,
+            augment=augment,
+            calibrate_bias=calibrate_bias,
+            reference_pairs=reference_pairs,
             batch_size=batch_size,
             epochs=epochs,
             learning_rate=learning_rate,

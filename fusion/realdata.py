@@ -29,6 +29,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from fusion.errors import ConfigError, SceneNotFound
 from fusion.grid import Window, block_mean
+from fusion.models.dcstfn import layer_by_name, leaf_layers
 from fusion.trainset import Patch, serialize_patch
 
 RATIO = 16
@@ -261,20 +262,19 @@ def dcstfn_for_bands(package: str | Path, bands: Sequence[str]) -> DcstfnForBand
     (:func:`band_subset_network`)."""
     from fusion.models import resolve_model
     from fusion.models.package import read_metadata
-    from fusion.train import Normalization, load_networks
+    from fusion.train import NORMALIZATION_TYPES, Normalization, load_networks
 
     root = resolve_model(package)
     meta = read_metadata(root)
     variant = str(meta.parameters.get("variant", ""))
     norm_json = dict(meta.normalization)
-    if norm_json.get("type") != "band-mean-global-scale" or variant not in ("per-band", "multi-band"):
+    if norm_json.get("type") not in NORMALIZATION_TYPES or variant not in ("per-band", "multi-band"):
         return DcstfnForBands(None, variant, None, f"{root} is not a DCSTFN package")
     missing = [b for b in bands if b not in meta.bands]
     if missing:
         return DcstfnForBands(None, variant, None, f"package has no band(s) {missing}")
     idx = [list(meta.bands).index(b) for b in bands]
-    mean = [float(norm_json["mean"][i]) for i in idx]
-    norm = Normalization(mean, float(norm_json["scale"]))
+    norm = Normalization.from_json(norm_json).subset(idx)
     networks = load_networks(root)
     residual = bool(meta.parameters.get("residual", False))
     naive_residual = bool(meta.parameters.get("naive_residual", False))
@@ -292,7 +292,7 @@ def band_subset_network(model: object, idx: Sequence[int]) -> object:
     from fusion.models.dcstfn import DcstfnConfig, build_dcstfn
 
     features = _features_of(model)
-    names = {getattr(layer, "name", "") for layer in _all_layers(model)}
+    names = {getattr(layer, "name", "") for layer in leaf_layers(model)}
     sub = build_dcstfn(
         DcstfnConfig(
             features, len(idx), residual="residual" in names, naive_residual="naive_residual" in names
@@ -300,36 +300,22 @@ def band_subset_network(model: object, idx: Sequence[int]) -> object:
         name="dcstfn_subset",
     )
     first_layers = {"coarse_conv1", "fine_conv1"}
-    for layer in _all_layers(sub):
-        weights = _layer_by_name(model, layer.name).get_weights()  # type: ignore[attr-defined]
+    for layer in leaf_layers(sub):
+        weights = layer_by_name(model, layer.name).get_weights()
         if not weights:
             continue
-        if layer.name in first_layers:  # type: ignore[attr-defined]
+        if layer.name in first_layers:
             weights = [weights[0][:, :, list(idx), :], weights[1]]
-        elif layer.name == "fc2":  # type: ignore[attr-defined]
+        elif layer.name == "fc2":
             weights = [weights[0][..., list(idx)], weights[1][list(idx)]]
-        layer.set_weights(weights)  # type: ignore[attr-defined]
+        layer.set_weights(weights)
     return sub
 
 
-def _all_layers(model: object) -> list[object]:
-    out: list[object] = []
-    for layer in model.layers:  # type: ignore[attr-defined]
-        out.extend(_all_layers(layer) if hasattr(layer, "layers") else [layer])
-    return out
-
-
-def _layer_by_name(model: object, name: str) -> object:
-    for layer in _all_layers(model):
-        if layer.name == name:  # type: ignore[attr-defined]
-            return layer
-    raise ConfigError(f"network has no layer {name!r}: not a DCSTFN")
-
-
 def _features_of(model: object) -> tuple[int, int, int]:
-    d0 = int(_layer_by_name(model, "coarse_conv1").filters)  # type: ignore[attr-defined]
-    d1 = int(_layer_by_name(model, "coarse_conv2").filters)  # type: ignore[attr-defined]
-    d2 = int(_layer_by_name(model, "coarse_conv3").filters)  # type: ignore[attr-defined]
+    d0 = int(layer_by_name(model, "coarse_conv1").filters)
+    d1 = int(layer_by_name(model, "coarse_conv2").filters)
+    d2 = int(layer_by_name(model, "coarse_conv3").filters)
     return d0, d1, d2
 
 
@@ -355,7 +341,7 @@ def evaluate_real_set(
     from fusion.models.package import load_model_package
     from fusion.models.starfm import StarfmConfig
     from fusion.report import Comparison
-    from fusion.train import TrainConfig, TrainingSet, predict_normalized, train_dcstfn
+    from fusion.train import Normalization, TrainConfig, TrainingSet, predict_normalized, train_dcstfn
 
     say = progress if callable(progress) else (lambda _m: None)
     data = load_real_set(name, data_dir)
@@ -393,6 +379,8 @@ def evaluate_real_set(
             features=features,
             residual=sim.residual if sim.networks is not None else True,
             naive_residual=sim.naive_residual if sim.networks is not None else False,
+            # Fine-tuning keeps the package's kind of normalization (its values come from the site).
+            band_scale=isinstance(sim.normalization, Normalization) and sim.normalization.per_band,
             batch_size=8,
             max_minutes=site_minutes,
             patience=4,

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from fusion.errors import ConfigError
 from fusion.metrics import evaluate
-from fusion.models.dcstfn import DcstfnConfig, build_dcstfn, trainable_parameters
+from fusion.models.dcstfn import DcstfnConfig, build_dcstfn, layer_by_name, trainable_parameters
 from fusion.models.package import ModelMetadata, TensorSpecJson, export_package
 from fusion.trainset import SPLITS, parse_examples
 
@@ -44,6 +44,17 @@ class TrainConfig:
     features: tuple[int, int, int] = (32, 64, 128)
     residual: bool = False  #: see DcstfnConfig.residual
     naive_residual: bool = False  #: see DcstfnConfig.naive_residual
+    #: Scale each band by its own standard deviation instead of one scale for all: every band
+    #: weighs alike in the loss (with one scale, NIR and SWIR errors dominate blue and green).
+    band_scale: bool = False
+    #: Random flips and quarter turns of every training patch (inputs and label together).
+    augment: bool = False
+    #: After training, refit the output layer's bias so the mean residual of every band over
+    #: the training split is zero (see :func:`calibrate_output_bias`).
+    calibrate_bias: bool = False
+    #: Reference pairs the exported package uses: 2 runs the network on each pair and averages
+    #: the predictions where both are usable (as STARFM pools its pairs). Training is per pair.
+    reference_pairs: int = 1
     batch_size: int = 16
     epochs: int = 50
     learning_rate: float = 1e-3
@@ -60,6 +71,8 @@ class TrainConfig:
             raise ConfigError("batch_size, epochs and patience must be >= 1")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ConfigError(f"max_minutes must be positive, got {self.max_minutes}")
+        if self.reference_pairs not in (1, 2):
+            raise ConfigError(f"reference_pairs must be 1 or 2, got {self.reference_pairs}")
         DcstfnConfig(self.features)
 
 
@@ -139,24 +152,56 @@ class TrainingSet:
         return ds.map(lambda s: parse_examples(s, coarse, fine, bands), num_parallel_calls=2)
 
 
+#: Normalization types of DCSTFN packages: one scale for all bands, or one per band.
+NORMALIZATION_TYPES = ("band-mean-global-scale", "band-mean-band-scale")
+
+
 @dataclass
 class Normalization:
-    """``(x - mean[band]) / scale``: one scale for all bands keeps the MSE proportional."""
+    """``(x - mean[band]) / scale``, ``scale`` one number for all bands (the MSE stays
+    proportional to reflectance errors) or one per band (every band weighs alike)."""
 
     mean: list[float]
-    scale: float
+    scale: float | list[float]
+
+    @property
+    def per_band(self) -> bool:
+        return isinstance(self.scale, list)
+
+    def scales(self) -> list[float]:
+        """The scale of every band."""
+        return list(self.scale) if isinstance(self.scale, list) else [float(self.scale)] * len(self.mean)
+
+    def subset(self, idx: Sequence[int]) -> Normalization:
+        """The normalization of the bands ``idx`` (in that order)."""
+        scale = [self.scales()[i] for i in idx] if self.per_band else self.scale
+        return Normalization([self.mean[i] for i in idx], scale)
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "type": "band-mean-global-scale",
+            "type": NORMALIZATION_TYPES[1] if self.per_band else NORMALIZATION_TYPES[0],
             "unit": "reflectance",
             "mean": self.mean,
             "scale": self.scale,
         }
 
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Normalization:
+        kind = value.get("type")
+        if kind not in NORMALIZATION_TYPES:
+            raise ConfigError(
+                f"normalization type {kind!r}: expected one of {', '.join(NORMALIZATION_TYPES)}"
+            )
+        scale = value["scale"]
+        return cls(
+            [float(m) for m in value["mean"]],
+            [float(v) for v in scale] if kind == NORMALIZATION_TYPES[1] else float(scale),
+        )
 
-def normalization_of(dataset: Any, bands: int) -> Normalization:
-    """Mean per band and one standard deviation over the valid label pixels of ``dataset``."""
+
+def normalization_of(dataset: Any, bands: int, per_band: bool = False) -> Normalization:
+    """Mean per band and the standard deviation (one over all bands, or one per band with
+    ``per_band``) over the valid label pixels of ``dataset``."""
     total = np.zeros(bands)
     total_sq = np.zeros(bands)
     count = 0.0
@@ -168,8 +213,9 @@ def normalization_of(dataset: Any, bands: int) -> Normalization:
         count += float(mask.sum())
     mean = total / max(count, 1.0)
     var = total_sq / max(count, 1.0) - mean**2
-    scale = float(np.sqrt(max(var.mean(), 1e-8)))
-    return Normalization([float(m) for m in mean], scale)
+    if per_band:
+        return Normalization([float(m) for m in mean], [float(np.sqrt(max(v, 1e-8))) for v in var])
+    return Normalization([float(m) for m in mean], float(np.sqrt(max(var.mean(), 1e-8))))
 
 
 def masked_mse(y_true: Any, y_pred: Any) -> Any:
@@ -198,12 +244,31 @@ def _normalizer(norm: Normalization, band: slice) -> Callable[[Any, Any], Any]:
     import tensorflow as tf
 
     mean = tf.constant(norm.mean[band], tf.float32)
-    scale = float(norm.scale)
+    scale = tf.constant(norm.scales()[band], tf.float32)
 
     def apply(inputs: Mapping[str, Any], label: Any) -> Any:
         x = {k: (v[..., band] - mean) / scale for k, v in inputs.items()}
         y = tf.concat([(label[..., :-1][..., band] - mean) / scale, label[..., -1:]], axis=-1)
         return x, y
+
+    return apply
+
+
+def _augment(seed: int) -> Callable[[Any, Any], Any]:
+    """A random one of the eight flips and quarter turns of a patch, the same for its inputs
+    and label. Coarse and fine patches stay aligned: a coarse pixel covers the same fine pixels
+    after the turn."""
+    import tensorflow as tf
+
+    def apply(inputs: Mapping[str, Any], label: Any) -> Any:
+        turns = tf.random.uniform([], 0, 4, tf.int32, seed=seed)
+        flip = tf.random.uniform([], 0.0, 1.0, seed=seed + 1) < 0.5
+
+        def move(x: Any) -> Any:
+            x = tf.image.rot90(x, turns)
+            return tf.cond(flip, lambda: tf.image.flip_left_right(x), lambda: x)
+
+        return {k: move(v) for k, v in inputs.items()}, move(label)
 
     return apply
 
@@ -247,6 +312,8 @@ class TrainResult:
     stopped: list[str]
     strategy: str
     scores: dict[str, Any] = field(default_factory=dict)
+    #: Per band, what :func:`calibrate_output_bias` added to the output (reflectance).
+    bias_shift: list[float] | None = None
 
 
 def train_dcstfn(
@@ -266,7 +333,7 @@ def train_dcstfn(
     say = progress or (lambda _m: None)
     bands = len(data.bands)
     train_raw = data.dataset("train").cache()
-    norm = normalization_of(train_raw, bands)
+    norm = normalization_of(train_raw, bands, per_band=cfg.band_scale)
     groups = [slice(0, bands)] if cfg.variant == "multi-band" else [slice(b, b + 1) for b in range(bands)]
     budget = cfg.max_minutes * 60.0 / len(groups) if cfg.max_minutes is not None else None
     strategy = choose_strategy()
@@ -274,13 +341,12 @@ def train_dcstfn(
     t0 = time.perf_counter()
     for g, band in enumerate(groups):
         label = "all bands" if cfg.variant == "multi-band" else f"band {data.bands[band.start]}"
-        train = (
-            train_raw.map(_normalizer(norm, band))
-            .shuffle(2048, seed=cfg.seed, reshuffle_each_iteration=True)
-            .batch(cfg.batch_size)
-            .repeat()
-            .prefetch(2)
+        train = train_raw.map(_normalizer(norm, band)).shuffle(
+            2048, seed=cfg.seed, reshuffle_each_iteration=True
         )
+        if cfg.augment:
+            train = train.map(_augment(cfg.seed))
+        train = train.batch(cfg.batch_size).repeat().prefetch(2)
         # A repeated dataset with a known epoch length: Keras otherwise learns the length by
         # running out of data, and warns every epoch.
         steps = -(-int(data.manifest["examples"]["train"]) // cfg.batch_size)
@@ -342,9 +408,43 @@ def train_dcstfn(
         else:
             stopped.append("epochs")
         models.append(model)
-    return TrainResult(
+    result = TrainResult(
         models, norm, history, time.perf_counter() - t0, epochs, stopped, type(strategy).__name__
     )
+    if cfg.calibrate_bias:
+        result.bias_shift = calibrate_output_bias(result, data, cfg.variant)
+        result.seconds = time.perf_counter() - t0  # the calibration is part of training
+        say(
+            "output bias calibrated on the training split: "
+            + ", ".join(f"{b} {v:+.4f}" for b, v in zip(data.bands, result.bias_shift, strict=True))
+        )
+    return result
+
+
+def calibrate_output_bias(result: TrainResult, data: TrainingSet, variant: str) -> list[float]:
+    """Add the mean residual (label - prediction, valid pixels) of every band over the training
+    split to the bias of the network's last layer, so the predictions are unbiased there.
+
+    Adam with a small batch leaves the output's mean wandering from step to step, and early
+    stopping keeps whichever state validated best: the intercept is then refitted by least
+    squares with every other weight fixed (it can only lower the training loss). Returns the
+    shift per band, in reflectance."""
+    bands = len(data.bands)
+    total = np.zeros(bands)
+    count = np.zeros(bands)
+    for inputs, label in data.dataset("train").batch(16).as_numpy_iterator():
+        out = np.asarray(predict_normalized(result.models, variant, result.normalization, inputs))
+        mask = label[..., -1] > 0
+        total += (label[..., :-1] - out)[mask].sum(axis=0)
+        count += mask.sum()
+    shift = total / np.maximum(count, 1.0)
+    scales = result.normalization.scales()
+    for g, model in enumerate(result.models):
+        layer = layer_by_name(model, "fc2")
+        kernel, bias = layer.get_weights()
+        idx = list(range(bands)) if variant == "multi-band" else [g]
+        layer.set_weights([kernel, bias + np.array([shift[i] / scales[i] for i in idx], bias.dtype)])
+    return [float(v) for v in shift]
 
 
 def predict_normalized(
@@ -354,7 +454,7 @@ def predict_normalized(
     import tensorflow as tf
 
     mean = tf.constant(norm.mean, tf.float32)
-    scale = float(norm.scale)
+    scale = tf.constant(norm.scales(), tf.float32)
     x = {k: (tf.convert_to_tensor(v, tf.float32) - mean) / scale for k, v in inputs.items()}
     if variant == "multi-band":
         out = models[0](x, training=False)
@@ -429,16 +529,35 @@ def export_dcstfn(
         clean.set_weights(trained.get_weights())
         models.append(clean)
 
+    pairs = cfg.reference_pairs
+
     def serve(**t: Any) -> dict[str, Any]:
-        fused = predict_normalized(models, variant, norm, t)
-        return {"fused": tf.identity(fused)}
+        if pairs == 1:
+            return {"fused": tf.identity(predict_normalized(models, variant, norm, t))}
+        # The network on each reference pair, averaged where both pairs are usable; where only
+        # one is, its prediction alone (where none is, the pipeline masks the output).
+        total, weight = 0.0, 0.0
+        for k in range(1, pairs + 1):
+            one = {
+                "coarse_t0": t["coarse_t0"],
+                "fine_tk1": t[f"fine_tk{k}"],
+                "coarse_tk1": t[f"coarse_tk{k}"],
+            }
+            valid = t[f"valid_tk{k}"]
+            total += predict_normalized(models, variant, norm, one) * valid
+            weight += valid
+        return {"fused": tf.identity(total / tf.maximum(weight, 1.0))}
 
     ratio = int(data.manifest["patch"]["ratio"])
-    inputs = (
+    inputs: tuple[TensorSpecJson, ...] = (
         TensorSpecJson("coarse_t0", "coarse", "t0", ratio, bands),
         TensorSpecJson("fine_tk1", "fine", "tk1", 1, bands),
         TensorSpecJson("coarse_tk1", "coarse", "tk1", ratio, bands),
     )
+    if pairs == 2:
+        from fusion.models.classical import spatiotemporal_inputs
+
+        inputs = spatiotemporal_inputs(bands, ratio, 2)
     params = sum(trainable_parameters(m) for m in models)
     meta = ModelMetadata(
         name=cfg.name,
@@ -455,12 +574,17 @@ def export_dcstfn(
                 if cfg.naive_residual
                 else ""
             )
+            + (
+                "; run on each of two reference pairs and averaged where both are usable"
+                if pairs == 2
+                else ""
+            )
             + ". Trained by `fusion train` on the training set(s) named in `training`."
         ),
         bands=bands,
         inputs=inputs,
         halo=DCSTFN_HALO,
-        reference_pairs=(1, 1),
+        reference_pairs=(1, pairs),
         normalization=norm.as_json(),
         parameters={
             "variant": variant,
@@ -480,6 +604,7 @@ def export_dcstfn(
             "config": {**asdict(cfg), "features": list(cfg.features)},
             "epochs": result.epochs,
             "stopped_by": result.stopped,
+            "output_bias_shift": result.bias_shift,
             "seconds": round(result.seconds, 1),
             "strategy": result.strategy,
             "history": result.history,

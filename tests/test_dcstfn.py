@@ -180,6 +180,100 @@ def test_naive_residual_package_exports_and_reloads_for_fine_tuning(trainset: Pa
     np.testing.assert_allclose(served, direct, atol=1e-5)
 
 
+def test_band_scaled_calibrated_two_pair_package_averages_the_network_over_usable_pairs(
+    trainset: Path, tmp_path: Path
+) -> None:
+    from fusion.train import (
+        Normalization,
+        TrainConfig,
+        TrainingSet,
+        export_dcstfn,
+        load_networks,
+        normalization_of,
+        predict_normalized,
+        train_dcstfn,
+    )
+
+    data = TrainingSet.open(trainset)
+    cfg = TrainConfig(
+        features=(4, 8, 8),
+        naive_residual=True,
+        band_scale=True,
+        augment=True,
+        calibrate_bias=True,
+        reference_pairs=2,
+        epochs=1,
+        batch_size=4,
+        max_minutes=None,
+    )
+    result = train_dcstfn(data, cfg, tmp_path / "work")
+    norm = result.normalization
+    # After the bias calibration the mean residual of every band over the training split is 0.
+    assert result.bias_shift is not None and len(result.bias_shift) == 6
+    residual_sum, pixels = np.zeros(6), 0
+    for x, y in data.dataset("train").batch(8).as_numpy_iterator():
+        out = predict_normalized(result.models, "multi-band", norm, x).numpy()
+        mask = y[..., -1] > 0
+        residual_sum += (y[..., :-1] - out)[mask].sum(axis=0)
+        pixels += int(mask.sum())
+    np.testing.assert_allclose(residual_sum / pixels, 0.0, atol=2e-5)
+    # One standard deviation per band, of the training labels' valid pixels.
+    labels = np.concatenate(
+        [y[..., :-1][y[..., -1] > 0] for _x, y in data.dataset("train").as_numpy_iterator()]
+    )
+    np.testing.assert_allclose(norm.scales(), labels.std(axis=0), rtol=1e-3)
+    assert normalization_of(data.dataset("train"), 6).per_band is False
+    assert Normalization.from_json(norm.as_json()) == norm
+    assert norm.subset([3, 1]).scales() == [norm.scales()[3], norm.scales()[1]]
+
+    pkg = export_dcstfn(tmp_path / "pkg", result, cfg, data, "test")
+    model = load_model_package(pkg)
+    meta = model.metadata
+    assert meta.reference_pairs == (1, 2) and meta.normalization["type"] == "band-mean-band-scale"
+    assert [s.name for s in meta.inputs if s.role == "valid"] == ["valid_tk1", "valid_tk2"]
+    rng = np.random.default_rng(7)
+
+    def image(h: int, w: int) -> np.ndarray:
+        return rng.uniform(0.05, 0.4, (1, h, w, 6)).astype(np.float32)
+
+    x = {"coarse_t0": image(3, 4)}
+    for k in (1, 2):
+        x[f"fine_tk{k}"], x[f"coarse_tk{k}"] = image(48, 64), image(3, 4)
+    valid2 = np.zeros((1, 48, 64, 1), np.float32)
+    valid2[:, :, 32:] = 1.0  # pair 2 usable on the east half only
+    x["valid_tk1"], x["valid_tk2"] = np.ones_like(valid2), valid2
+    served = model.predict(x)
+    networks = load_networks(pkg)
+
+    def one(k: int) -> np.ndarray:
+        pair = {"coarse_t0": x["coarse_t0"], "fine_tk1": x[f"fine_tk{k}"], "coarse_tk1": x[f"coarse_tk{k}"]}
+        return predict_normalized(networks, "multi-band", norm, pair).numpy()
+
+    p1, p2 = one(1), one(2)
+    np.testing.assert_allclose(served[:, :, :32], p1[:, :, :32], atol=1e-5)
+    np.testing.assert_allclose(served[:, :, 32:], (p1[:, :, 32:] + p2[:, :, 32:]) / 2, atol=1e-5)
+
+
+def test_augmentation_turns_coarse_and_fine_patches_alike() -> None:
+    import tensorflow as tf
+
+    from fusion.train import _augment
+
+    rng = np.random.default_rng(11)
+    coarse = rng.normal(size=(10, 10, 2)).astype(np.float32)
+    fine = np.repeat(np.repeat(coarse, 16, axis=0), 16, axis=1)  # each coarse pixel's 16 x 16 block
+    label = np.concatenate([fine, np.ones((160, 160, 1), np.float32)], axis=-1)
+    augment = _augment(0)
+    seen = set()
+    for _ in range(40):
+        x, y = augment({"coarse_t0": tf.constant(coarse), "fine_tk1": tf.constant(fine)}, tf.constant(label))
+        c, f = x["coarse_t0"].numpy(), x["fine_tk1"].numpy()
+        np.testing.assert_array_equal(f, np.repeat(np.repeat(c, 16, axis=0), 16, axis=1))
+        np.testing.assert_array_equal(y.numpy()[..., :2], f)
+        seen.add(c.tobytes())
+    assert len(seen) == 8  # all flips and quarter turns occur
+
+
 def test_several_training_sets_train_as_one_and_must_agree_on_bands(trainset: Path, tmp_path: Path) -> None:
     import json
     import shutil

@@ -192,6 +192,22 @@ def bilinear_upsample_layer() -> type:
     return BilinearUpsample
 
 
+def leaf_layers(model: Any) -> list[Any]:
+    """The layers of a Keras model, sub-models (the coarse and fine sub-networks) opened."""
+    out: list[Any] = []
+    for layer in model.layers:
+        out.extend(leaf_layers(layer) if hasattr(layer, "layers") else [layer])
+    return out
+
+
+def layer_by_name(model: Any, name: str) -> Any:
+    """The layer ``name`` of a DCSTFN network (sub-networks searched too)."""
+    for layer in leaf_layers(model):
+        if layer.name == name:
+            return layer
+    raise ConfigError(f"network has no layer {name!r}: not a DCSTFN")
+
+
 def trainable_parameters(model: Any) -> int:
     """Number of trainable weights of a Keras model."""
     import numpy as np
