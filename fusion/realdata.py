@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,9 @@ from fusion.errors import ConfigError, SceneNotFound
 from fusion.grid import Window, block_mean
 from fusion.models.dcstfn import layer_by_name, leaf_layers
 from fusion.trainset import Patch, serialize_patch
+
+if TYPE_CHECKING:  # fusion.train is imported where it is used
+    from fusion.train import Normalization
 
 RATIO = 16
 F32 = npt.NDArray[np.float32]
@@ -250,7 +254,7 @@ class DcstfnForBands:
 
     networks: list[object] | None
     variant: str
-    normalization: object | None
+    normalization: Normalization | None
     reason: str = ""
     residual: bool = False
     naive_residual: bool = False
@@ -341,7 +345,7 @@ def evaluate_real_set(
     from fusion.models.package import load_model_package
     from fusion.models.starfm import StarfmConfig
     from fusion.report import Comparison
-    from fusion.train import Normalization, TrainConfig, TrainingSet, predict_normalized, train_dcstfn
+    from fusion.train import TrainConfig, TrainingSet, predict_normalized, train_dcstfn
 
     say = progress if callable(progress) else (lambda _m: None)
     data = load_real_set(name, data_dir)
@@ -364,9 +368,9 @@ def evaluate_real_set(
         predictions["starfm"] = starfm.predict(inputs)[0]
         dc_inputs = {k: inputs[k] for k in ("coarse_t0", "fine_tk1", "coarse_tk1")}
         sim = dcstfn_for_bands(sim_package, bands)
-        if sim.networks is not None:
+        if sim.networks is not None and sim.normalization is not None:
             predictions["dcstfn-sim"] = np.asarray(
-                predict_normalized(sim.networks, sim.variant, sim.normalization, dc_inputs)  # type: ignore[arg-type]
+                predict_normalized(sim.networks, sim.variant, sim.normalization, dc_inputs)
             )[0]
         else:
             notes["dcstfn-sim"] = f"not scored: {sim.reason}"
@@ -380,7 +384,7 @@ def evaluate_real_set(
             residual=sim.residual if sim.networks is not None else True,
             naive_residual=sim.naive_residual if sim.networks is not None else False,
             # Fine-tuning keeps the package's kind of normalization (its values come from the site).
-            band_scale=isinstance(sim.normalization, Normalization) and sim.normalization.per_band,
+            band_scale=sim.normalization is not None and sim.normalization.per_band,
             batch_size=8,
             max_minutes=site_minutes,
             patience=4,

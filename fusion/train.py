@@ -28,7 +28,7 @@ import numpy.typing as npt
 from fusion.errors import ConfigError
 from fusion.metrics import evaluate
 from fusion.models.dcstfn import DcstfnConfig, build_dcstfn, layer_by_name, trainable_parameters
-from fusion.models.package import ModelMetadata, TensorSpecJson, export_package
+from fusion.models.package import ModelMetadata, export_package
 from fusion.trainset import SPLITS, parse_examples
 
 VARIANTS = ("multi-band", "per-band")
@@ -174,7 +174,8 @@ class Normalization:
 
     def subset(self, idx: Sequence[int]) -> Normalization:
         """The normalization of the bands ``idx`` (in that order)."""
-        scale = [self.scales()[i] for i in idx] if self.per_band else self.scale
+        scales = self.scales()
+        scale = [scales[i] for i in idx] if self.per_band else self.scale
         return Normalization([self.mean[i] for i in idx], scale)
 
     def as_json(self) -> dict[str, Any]:
@@ -431,13 +432,13 @@ def calibrate_output_bias(result: TrainResult, data: TrainingSet, variant: str) 
     shift per band, in reflectance."""
     bands = len(data.bands)
     total = np.zeros(bands)
-    count = np.zeros(bands)
+    pixels = 0
     for inputs, label in data.dataset("train").batch(16).as_numpy_iterator():
         out = np.asarray(predict_normalized(result.models, variant, result.normalization, inputs))
         mask = label[..., -1] > 0
         total += (label[..., :-1] - out)[mask].sum(axis=0)
-        count += mask.sum()
-    shift = total / np.maximum(count, 1.0)
+        pixels += int(mask.sum())
+    shift = total / max(pixels, 1)
     scales = result.normalization.scales()
     for g, model in enumerate(result.models):
         layer = layer_by_name(model, "fc2")
@@ -548,16 +549,13 @@ def export_dcstfn(
             weight += valid
         return {"fused": tf.identity(total / tf.maximum(weight, 1.0))}
 
-    ratio = int(data.manifest["patch"]["ratio"])
-    inputs: tuple[TensorSpecJson, ...] = (
-        TensorSpecJson("coarse_t0", "coarse", "t0", ratio, bands),
-        TensorSpecJson("fine_tk1", "fine", "tk1", 1, bands),
-        TensorSpecJson("coarse_tk1", "coarse", "tk1", ratio, bands),
-    )
-    if pairs == 2:
-        from fusion.models.classical import spatiotemporal_inputs
+    from fusion.models.classical import spatiotemporal_inputs
 
-        inputs = spatiotemporal_inputs(bands, ratio, 2)
+    ratio = int(data.manifest["patch"]["ratio"])
+    # One pair: the seed's three inputs (no validity mask; the pipeline masks the output).
+    inputs = tuple(
+        spec for spec in spatiotemporal_inputs(bands, ratio, pairs) if pairs == 2 or spec.role != "valid"
+    )
     params = sum(trainable_parameters(m) for m in models)
     meta = ModelMetadata(
         name=cfg.name,
