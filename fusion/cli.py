@@ -755,6 +755,14 @@ def export_model_cmd(name: str, out_dir: Path) -> None:
 @click.option(
     "--max-gap-days", type=click.IntRange(1), default=64, show_default=True, help="Max days target-reference."
 )
+@click.option(
+    "--truth",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Simulated data only: the truth/ folder `fusion simulate` wrote beside the catalog. Every "
+    "MODIS composite clear enough to fuse becomes a target, with the reference pairs the fusion "
+    "pipeline would give it (gaps from 1 day), labelled with the noise-free simulated surface of "
+    "the day it observed instead of a Landsat image. [labels: the target pairs' Landsat images]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @click.pass_context
 def training_set(
@@ -775,12 +783,14 @@ def training_set(
     validation_area: float,
     references: int,
     max_gap_days: int,
+    truth: Path | None,
     quiet: bool,
 ) -> None:
     """Build a training set for learned models (Beam): aligned patch triplets and targets.
 
     Every clear Landsat + MODIS pair of the period is a target; its nearest other pairs are
-    references. Patches go to train-*.tfrecord.gz or validation-*.tfrecord.gz, split by date
+    references. With --truth (simulations), every clear MODIS composite is a target, labelled
+    with the simulated truth. Patches go to train-*.tfrecord.gz or validation-*.tfrecord.gz, split by date
     AND area so that no image of a validation date and no pixel of the validation area is in
     training. Arguments after the options go to Apache Beam.
     """
@@ -795,6 +805,11 @@ def training_set(
             dates = tuple(dt.date.fromisoformat(d) for d in validation_dates or ())
         except ValueError as exc:
             raise ConfigError(f"--validation-dates: {exc}; write dates as YYYY-MM-DD,YYYY-MM-DD") from exc
+        if truth is not None and not (truth / "truth.json").is_file():
+            raise ConfigError(
+                f"--truth {truth}: no truth.json there; pass the truth/ folder that `fusion simulate` "
+                "wrote beside the catalog (e.g. SCENES/truth)"
+            )
         request = FusionRequest(
             catalog=catalog,
             output=str(out_dir),
@@ -810,6 +825,7 @@ def training_set(
             patches=PatchConfig(patch, stride, 16, min_valid),
             split=SplitConfig(dates, validation_every, validation_area),
             references=references,
+            truth=str(truth.resolve()) if truth is not None else None,
         )
         manifest = run_trainset(request, spec, out_dir, list(ctx.args))
         click.echo(

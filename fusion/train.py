@@ -133,6 +133,7 @@ class TrainingSet:
         merged["catalog"] = [s.manifest["catalog"] for s in sets]
         merged["period"] = [s.manifest["period"] for s in sets]
         merged["split"] = [s.manifest["split"] for s in sets]
+        merged["labels"] = [s.manifest.get("labels", "fine observations") for s in sets]
         merged["sets"] = [str(s.root.resolve()) for s in sets]
         return cls(first.root, merged)
 
@@ -596,8 +597,12 @@ def export_dcstfn(
         training={
             "command": command,
             "trainset": {
-                k: data.manifest[k]
-                for k in ("catalog", "period", "bands", "patch", "split", "examples", "target_dates")
+                **{
+                    k: data.manifest[k]
+                    for k in ("catalog", "period", "bands", "patch", "split", "examples", "target_dates")
+                },
+                # Training sets built before --truth existed have observed labels.
+                "labels": data.manifest.get("labels", "fine observations"),
             },
             "config": {**asdict(cfg), "features": list(cfg.features)},
             "epochs": result.epochs,

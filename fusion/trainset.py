@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import rasterio
+import rasterio.windows
 from rasterio.enums import Resampling
 
 from fusion.blockio import GridWindow, read_scene, upsample_mask
-from fusion.errors import ConfigError
+from fusion.errors import BlockReadError, ConfigError, SceneNotFound
 from fusion.grid import Tile, Window
 from fusion.pairing import Observation, PairingConfig, ReferencePair, reference_pairs
 
@@ -85,20 +88,39 @@ class PatchConfig:
 
 
 @dataclass(frozen=True)
+class SimulatedTruth:
+    """A label from a simulation: the simulator's noise-free, cloud-free surface (``truth/``)
+    on the day a coarse composite observed. Simulated data only (see
+    :func:`truth_training_jobs`)."""
+
+    path: str
+    day: dt.date
+
+
+@dataclass(frozen=True)
 class TrainingJob:
-    """Predict ``target.fine`` from ``target.coarse`` and the ``reference`` pair, on one tile."""
+    """Predict the fine image at t0 from ``coarse_t0`` and the ``reference`` pair, on one tile.
+
+    ``label`` is what the prediction is scored against: the fine observation of the target
+    pair (real data; the seed's set-up) or the simulated truth (:class:`SimulatedTruth`)."""
 
     tile_id: str
-    target: ReferencePair
+    coarse_t0: Observation
     reference: ReferencePair
-
-    @property
-    def key(self) -> str:
-        return f"{self.tile_id}/{self.target.date.isoformat()}/{self.reference.date.isoformat()}"
+    label: Observation | SimulatedTruth
 
     @property
     def dates(self) -> tuple[dt.date, dt.date]:
-        return self.target.date, self.reference.date
+        """The (target, reference) dates the split goes by: the two pairs' dates (their fine
+        images'), or for a truth-labelled job the two coarse composites' (period starts), so
+        that a held-out composite is neither target nor reference pair in training."""
+        if isinstance(self.label, SimulatedTruth):
+            return self.coarse_t0.date, self.reference.coarse.date
+        return self.label.date, self.reference.date
+
+    @property
+    def key(self) -> str:
+        return f"{self.tile_id}/{self.dates[0].isoformat()}/{self.reference.date.isoformat()}"
 
 
 def training_jobs(
@@ -119,7 +141,48 @@ def training_jobs(
         ]
         others.sort(key=lambda p: (abs((p.date - target.date).days), p.date))
         for ref in others[:references]:
-            jobs.append(TrainingJob(target.fine.tile_id, target, ref))
+            jobs.append(TrainingJob(target.fine.tile_id, target.coarse, ref, target.fine))
+    return jobs
+
+
+def truth_training_jobs(
+    observations: Sequence[Observation],
+    config: PairingConfig,
+    truth_dir: str,
+    observed_day: Callable[[Observation], dt.date],
+    references: int = 2,
+) -> list[TrainingJob]:
+    """Training jobs labelled with a simulation's truth, set up as the fusion pipeline works.
+
+    Every coarse observation clear enough to be a fusion target (``min_target_clear``) is a
+    target, whether or not a fine image was taken in its period; its references are the ones
+    :func:`fusion.pairing.pair_tile` would give it (the nearest clear pair before and the
+    nearest after, within ``max_gap_days``, not sharing its coarse scene), nearest first, at
+    most ``references``. The label is the truth of the day the composite observed
+    (``observed_day``). So the gaps between target and reference are the pipeline's (1 day
+    and up) rather than multiples of the fine revisit, and the label carries neither sensor
+    noise nor clouds; a real site has no such label, which is why this is for simulations.
+    """
+    pairs = reference_pairs(observations, config)
+    gap = dt.timedelta(days=config.max_gap_days)
+    jobs = []
+    targets = [o for o in observations if o.role == "coarse" and o.clear_fraction >= config.min_target_clear]
+    for target in sorted(targets, key=lambda o: (o.date, o.scene.id)):
+        usable = [
+            p for p in pairs if p.coarse.scene.id != target.scene.id and abs(p.date - target.date) <= gap
+        ]
+        before = max((p for p in usable if p.date <= target.date), key=lambda p: p.date, default=None)
+        after = min((p for p in usable if p.date > target.date), key=lambda p: p.date, default=None)
+        chosen = sorted(
+            (p for p in (before, after) if p is not None),
+            key=lambda p: (abs((p.date - target.date).days), p.date),
+        )
+        if not chosen:
+            continue
+        day = observed_day(target)
+        label = SimulatedTruth(str(Path(truth_dir) / f"{day.isoformat()}.tif"), day)
+        for ref in chosen[:references]:
+            jobs.append(TrainingJob(target.tile_id, target, ref, label))
     return jobs
 
 
@@ -172,16 +235,61 @@ class TileArrays:
         return valid
 
 
+def read_truth_label(
+    label: SimulatedTruth, bands: Sequence[str], grid: GridWindow
+) -> npt.NDArray[np.float32]:
+    """A simulated truth on ``grid`` (its own 30 m grid): (H, W, B) reflectance, NaN outside it."""
+    from fusion.simulate import TRUTH_NODATA, TRUTH_SCALE
+
+    if not Path(label.path).is_file():
+        raise SceneNotFound(
+            f"no simulated truth for {label.day} at {label.path}; --truth must be the truth/ folder "
+            "of the simulation the catalog was written by"
+        )
+    with rasterio.open(label.path) as src:
+        names = list(src.descriptions)
+        missing = [b for b in bands if b not in names]
+        if missing:
+            raise BlockReadError(f"{label.path} has no band(s) {missing}; it has {names}", label.path)
+        window = (
+            rasterio.windows.from_bounds(
+                grid.transform.c,
+                grid.transform.f + grid.transform.e * grid.height,
+                grid.transform.c + grid.transform.a * grid.width,
+                grid.transform.f,
+                src.transform,
+            )
+            .round_offsets()
+            .round_lengths()
+        )
+        if src.transform.a != grid.transform.a or src.transform.e != grid.transform.e:
+            raise BlockReadError(
+                f"{label.path}: truth pixels {src.transform.a} m do not match the tile grid's "
+                f"{grid.transform.a} m; build the training set with the simulation's own grid",
+                label.path,
+            )
+        dn = src.read(
+            [names.index(b) + 1 for b in bands], window=window, boundless=True, fill_value=TRUTH_NODATA
+        )
+    out: npt.NDArray[np.float32] = dn.astype(np.float32) * np.float32(TRUTH_SCALE)
+    out[dn == TRUTH_NODATA] = np.nan
+    return np.moveaxis(out, 0, -1)
+
+
 def read_job(job: TrainingJob, tile: Tile, bands: Sequence[str], ratio: int) -> TileArrays:
     """Read a job's four images on the whole tile (fine nearest, coarse area average)."""
     whole = Window(0, 0, *tile.shape)
     fine_grid = GridWindow.of(tile, whole)
     coarse_grid = GridWindow.of(tile, whole, ratio)
+    if isinstance(job.label, SimulatedTruth):
+        target = read_truth_label(job.label, bands, fine_grid)
+    else:
+        target = read_scene(job.label.scene, bands, fine_grid, Resampling.nearest).reflectance
     return TileArrays(
-        coarse_t0=read_scene(job.target.coarse.scene, bands, coarse_grid, Resampling.average).reflectance,
+        coarse_t0=read_scene(job.coarse_t0.scene, bands, coarse_grid, Resampling.average).reflectance,
         fine_tk1=read_scene(job.reference.fine.scene, bands, fine_grid, Resampling.nearest).reflectance,
         coarse_tk1=read_scene(job.reference.coarse.scene, bands, coarse_grid, Resampling.average).reflectance,
-        target=read_scene(job.target.fine.scene, bands, fine_grid, Resampling.nearest).reflectance,
+        target=target,
     )
 
 

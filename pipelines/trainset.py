@@ -1,7 +1,9 @@
 """The training-set pipeline: catalog + pairs → aligned patch triplets → sharded TFRecords.
 
 SearchScenes → AssessScenes (both shared with the fusion pipeline) → TrainingJobs (per tile:
-every clear pair as a target with its nearest other pairs as references) → ReadAndCut (whole
+every clear pair as a target with its nearest other pairs as references; or, on a simulation
+with ``truth``, every clear coarse target with the pipeline's references and the simulated truth
+as label) → ReadAndCut (whole
 tile read, patches, date + area split; a failed read is dead-lettered) → WriteToTFRecord per
 split, plus ``index-*.jsonl`` (one line per example: key, split, dates, window) and
 ``dead-letter.jsonl``. :func:`run_trainset` runs it and writes ``manifest.json``.
@@ -38,6 +40,7 @@ from fusion.trainset import (
     read_job,
     serialize_patch,
     training_jobs,
+    truth_training_jobs,
     validation_dates,
     write_manifest,
 )
@@ -61,6 +64,23 @@ class TrainsetSpec:
     references: int = 2
     train_shards: int = 4
     validation_shards: int = 1
+    #: A simulation's ``truth/`` folder: label every clear coarse target with the simulated
+    #: truth (:func:`fusion.trainset.truth_training_jobs`) instead of the target pair's fine image.
+    truth: str | None = None
+
+    @property
+    def labels(self) -> str:
+        return f"simulated truth ({self.truth})" if self.truth else "fine observations"
+
+
+def composite_day(observation: Observation) -> dt.date:
+    """The day a coarse observation saw (a MODIS composite's ``sur_refl_day_of_year``)."""
+    from fusion.evaluate import observed_day
+
+    href = observation.scene.item_href
+    if href is None or "://" in href:
+        return observation.date
+    return observed_day(Path(href))
 
 
 class _ReadAndCut(beam.DoFn):
@@ -114,12 +134,18 @@ def build_trainset(request: FusionRequest, spec: TrainsetSpec, pipeline: beam.Pi
     config = request.pairing
     references = spec.references
     split = spec.split
+    truth = spec.truth
 
     def jobs_of(element: tuple[str, Iterable[tuple[Observation, Tile]]]) -> Iterator[Any]:
         _tile_id, group = element
         items = sorted(group, key=lambda ot: (ot[0].scene.datetime, ot[0].scene.id, ot[0].role))
         tile = items[0][1]
-        jobs = training_jobs([o for o, _ in items], config, references)
+        observations = [o for o, _ in items]
+        jobs = (
+            truth_training_jobs(observations, config, truth, composite_day, references)
+            if truth
+            else training_jobs(observations, config, references)
+        )
         _count("training_jobs", len(jobs))
         for job in jobs:
             yield job, tile
@@ -218,6 +244,7 @@ def run_trainset(
         },
         "split": spec.split.as_json(),
         "references": spec.references,
+        "labels": spec.labels,
         "examples": {s: sum(1 for r in records if r["split"] == s) for s in SPLITS},
         "dates": {
             s: sorted({r[k] for r in records if r["split"] == s for k in ("t0", "tk")}) for s in SPLITS

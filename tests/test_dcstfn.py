@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,24 +73,37 @@ def test_split_rules_keep_validation_dates_and_area_out_of_training() -> None:
 
 
 @pytest.fixture(scope="module")
-def trainset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def clear_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The pipeline tests' area with fewer clouds, so that four dates give clear pairs."""
     from fusion.simulate import simulate
-    from pipelines.trainset import TrainsetSpec, run_trainset
     from tests.pipeline_fixtures import PIPE_SIM
 
     scenes = tmp_path_factory.mktemp("clear") / "scenes"
     simulate(dataclasses.replace(PIPE_SIM, mean_cloudiness=0.1), scenes)
-    out = tmp_path_factory.mktemp("trainset")
-    request = pipe_request(scenes, out, tile_size=256, pairing=PairingConfig(max_gap_days=64))
-    spec = TrainsetSpec(
-        bands=("blue", "green", "red", "nir08", "swir16", "swir22"),
+    return scenes
+
+
+def _small_spec(**overrides: Any) -> Any:
+    from pipelines.trainset import TrainsetSpec
+
+    fields: dict[str, Any] = {
+        "bands": ("blue", "green", "red", "nir08", "swir16", "swir22"),
         # 64 px patches so that a 256 px tile has a training and a validation strip.
-        patches=PatchConfig(patch=4, stride=2, ratio=16, min_valid=0.5),
-        split=SplitConfig(validation_every=2, validation_area=0.25),
-        train_shards=2,
-    )
-    run_trainset(request, spec, out)
+        "patches": PatchConfig(patch=4, stride=2, ratio=16, min_valid=0.5),
+        "split": SplitConfig(validation_every=2, validation_area=0.25),
+        "train_shards": 2,
+    }
+    fields.update(overrides)
+    return TrainsetSpec(**fields)
+
+
+@pytest.fixture(scope="module")
+def trainset(clear_scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipelines.trainset import run_trainset
+
+    out = tmp_path_factory.mktemp("trainset")
+    request = pipe_request(clear_scenes, out, tile_size=256, pairing=PairingConfig(max_gap_days=64))
+    run_trainset(request, _small_spec(), out)
     return out
 
 
@@ -111,6 +125,73 @@ def test_training_set_pipeline_splits_by_date_and_area_without_leaks(trainset: P
             assert r["t0"] in val_dates and col >= boundary, r
     assert len(list(trainset.glob("train-*-of-00002.tfrecord.gz"))) == 2
     assert manifest["dead_letters"] == 0
+
+
+def test_truth_labelled_training_set_has_the_pipelines_gaps_and_the_simulated_truth_as_label(
+    clear_scenes: Path, trainset: Path, tmp_path: Path
+) -> None:
+    import rasterio
+    import tensorflow as tf
+
+    from fusion.grid import utm_grid
+    from fusion.simulate import TRUTH_BANDS, read_truth
+    from fusion.train import TrainingSet
+    from fusion.trainset import parse_examples
+    from pipelines.trainset import run_trainset
+
+    request = pipe_request(clear_scenes, tmp_path, tile_size=256, pairing=PairingConfig(max_gap_days=64))
+    # Held-out composites also hold out their Landsat pair, so hold out fewer than every 2nd.
+    split = SplitConfig(validation_every=4, validation_area=0.25)
+    manifest = run_trainset(request, _small_spec(truth=str(clear_scenes / "truth"), split=split), tmp_path)
+    assert manifest["labels"] == f"simulated truth ({clear_scenes / 'truth'})"
+    merged = TrainingSet.open_many([trainset, tmp_path]).manifest
+    assert merged["labels"] == ["fine observations", manifest["labels"]]
+    assert manifest["dead_letters"] == 0
+    records = [json.loads(x) for f in tmp_path.glob("index-*.jsonl") for x in f.read_text().splitlines()]
+    assert {r["split"] for r in records} == {"train", "validation"}
+    # Every MODIS composite (8 days) is a target, not only those with a Landsat image (16): the
+    # gaps to the reference Landsat are the pipeline's, shorter than the Landsat revisit.
+    gaps = {abs((D.fromisoformat(r["t0"]) - D.fromisoformat(r["key"].split("/")[2])).days) for r in records}
+    assert min(gaps) < 16, gaps
+    assert len({r["t0"] for r in records}) > len({r["key"].split("/")[2] for r in records})
+    val_dates = set(manifest["target_dates"]["validation"])
+    for r in records:
+        if r["split"] == "train":
+            assert r["t0"] not in val_dates and r["tk"] not in val_dates, r
+    # A stored label is the simulated truth of a day inside its target's composite period.
+    dates = json.loads((clear_scenes / "truth" / "truth.json").read_text())["dates"]
+    tile = utm_grid(32614, 30.0, 256).tile_by_id(PIPE_TILE).transform
+    with rasterio.open(clear_scenes / "truth" / f"{dates[0]}.tif") as src:
+        # The tile's corner in the truth's pixels (the simulation has a margin around the area).
+        top, left = round((src.transform.f - tile.f) / 30.0), round((tile.c - src.transform.c) / 30.0)
+    ds = tf.data.TFRecordDataset(sorted(str(p) for p in tmp_path.glob("train-*.tfrecord.gz")), "GZIP")
+    serialized = next(iter(ds))
+    key = tf.io.parse_single_example(serialized, {"key": tf.io.FixedLenFeature([], tf.string)})["key"]
+    _tile, t0, _tk, corner = key.numpy().decode().split("/")
+    row, col = (int(v) for v in corner.split("-"))
+    _inputs, label = parse_examples(serialized, 4, 64, len(TRUTH_BANDS))
+    target, mask = label.numpy()[..., :-1], label.numpy()[..., -1] > 0
+    assert mask.mean() >= 0.5
+    matches = []
+    for day in (D.fromisoformat(d) for d in dates):
+        rows, cols = slice(top + row, top + row + 64), slice(left + col, left + col + 64)
+        truth = np.moveaxis(read_truth(clear_scenes, day)[:, rows, cols], 0, -1)
+        if np.allclose(truth[mask], target[mask], atol=1e-6):
+            matches.append(day)
+    start = D.fromisoformat(t0)
+    assert len(matches) == 1 and start <= matches[0] <= start + dt.timedelta(days=7), (t0, matches)
+
+
+def test_training_set_refuses_a_truth_folder_that_is_not_one(pipe_scenes: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fusion.cli import main
+
+    args = ["training-set", "--catalog", str(pipe_scenes), "--out", str(tmp_path / "ts")]
+    args += ["--start", "2023-06-01", "--end", "2023-07-31", "--truth", str(pipe_scenes)]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code != 0
+    assert f"--truth {pipe_scenes}: no truth.json there" in out.output
 
 
 def test_training_set_refuses_a_split_narrower_than_a_patch(pipe_scenes: Path, tmp_path: Path) -> None:
