@@ -158,16 +158,8 @@ def pair_tile(
         if own:
             skip(f"fine observation exists: {own[0].scene.id}")
             continue
-        before = [p for p in pairs if p.date <= target.date and p.coarse.scene.id != target.scene.id]
-        after = [p for p in pairs if p.date > target.date and p.coarse.scene.id != target.scene.id]
-        gap = dt.timedelta(days=config.max_gap_days)
-        nearest_before = max(before, key=lambda p: (p.date, p.fine.scene.id), default=None)
-        nearest_after = min(after, key=lambda p: (p.date, p.fine.scene.id), default=None)
-        chosen = [
-            p for p in (nearest_before, nearest_after) if p is not None and abs(p.date - target.date) <= gap
-        ]
+        chosen, nearest = nearest_references(pairs, target, config.max_gap_days)
         if not chosen:
-            nearest = [p for p in (nearest_before, nearest_after) if p is not None]
             detail = (
                 f"; nearest is {min(abs((p.date - target.date).days) for p in nearest)} days away"
                 if nearest
@@ -175,6 +167,24 @@ def pair_tile(
             )
             skip(f"no reference pair within {config.max_gap_days} days{detail}")
             continue
-        chosen.sort(key=lambda p: (abs((p.date - target.date).days), p.date))
         jobs.append(FusionJob(target.tile_id, target, tuple(chosen[: config.max_pairs])))
     return jobs, skips
+
+
+def nearest_references(
+    pairs: Sequence[ReferencePair], target: Observation, max_gap_days: int
+) -> tuple[list[ReferencePair], list[ReferencePair]]:
+    """``(chosen, nearest)`` for a coarse ``target``: ``nearest`` is the nearest pair on or
+    before its date and the nearest after, leaving out pairs of its own coarse scene;
+    ``chosen`` those of them within ``max_gap_days``, nearest first."""
+    before = [p for p in pairs if p.date <= target.date and p.coarse.scene.id != target.scene.id]
+    after = [p for p in pairs if p.date > target.date and p.coarse.scene.id != target.scene.id]
+    nearest_before = max(before, key=lambda p: (p.date, p.fine.scene.id), default=None)
+    nearest_after = min(after, key=lambda p: (p.date, p.fine.scene.id), default=None)
+    nearest = [p for p in (nearest_before, nearest_after) if p is not None]
+    gap = dt.timedelta(days=max_gap_days)
+    chosen = sorted(
+        (p for p in nearest if abs(p.date - target.date) <= gap),
+        key=lambda p: (abs((p.date - target.date).days), p.date),
+    )
+    return chosen, nearest

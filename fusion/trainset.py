@@ -34,7 +34,13 @@ from rasterio.enums import Resampling
 from fusion.blockio import GridWindow, read_scene, upsample_mask
 from fusion.errors import BlockReadError, ConfigError, SceneNotFound
 from fusion.grid import Tile, Window
-from fusion.pairing import Observation, PairingConfig, ReferencePair, reference_pairs
+from fusion.pairing import (
+    Observation,
+    PairingConfig,
+    ReferencePair,
+    nearest_references,
+    reference_pairs,
+)
 
 #: Stored reflectance = int16 value × SCALE (like the products and Landsat C2 L2 after rescaling).
 SCALE = 1e-4
@@ -164,19 +170,10 @@ def truth_training_jobs(
     noise nor clouds; a real site has no such label, which is why this is for simulations.
     """
     pairs = reference_pairs(observations, config)
-    gap = dt.timedelta(days=config.max_gap_days)
     jobs = []
     targets = [o for o in observations if o.role == "coarse" and o.clear_fraction >= config.min_target_clear]
     for target in sorted(targets, key=lambda o: (o.date, o.scene.id)):
-        usable = [
-            p for p in pairs if p.coarse.scene.id != target.scene.id and abs(p.date - target.date) <= gap
-        ]
-        before = max((p for p in usable if p.date <= target.date), key=lambda p: p.date, default=None)
-        after = min((p for p in usable if p.date > target.date), key=lambda p: p.date, default=None)
-        chosen = sorted(
-            (p for p in (before, after) if p is not None),
-            key=lambda p: (abs((p.date - target.date).days), p.date),
-        )
+        chosen, _nearest = nearest_references(pairs, target, config.max_gap_days)
         if not chosen:
             continue
         day = observed_day(target)
