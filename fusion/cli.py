@@ -878,6 +878,12 @@ def training_set(
     "initialized to zero: the network starts as the naive method and learns a correction.",
 )
 @click.option(
+    "--fine-skip",
+    is_flag=True,
+    help="Add a full-resolution branch (one convolution on fine(tk)) joining the fused feature "
+    "maps before the 1 x 1 layers, so they can denoise the reference pixel by pixel. Not in the seed.",
+)
+@click.option(
     "--band-scale",
     is_flag=True,
     help="Normalize each band by its own standard deviation, so every band weighs alike in the "
@@ -939,6 +945,7 @@ def train(
     features: str,
     residual: bool,
     naive_residual: bool,
+    fine_skip: bool,
     band_scale: bool,
     augment: bool,
     calibrate_bias: bool,
@@ -986,6 +993,7 @@ def train(
             features=feats,
             residual=residual,
             naive_residual=naive_residual,
+            fine_skip=fine_skip,
             band_scale=band_scale,
             augment=augment,
             calibrate_bias=calibrate_bias,

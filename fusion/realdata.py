@@ -258,6 +258,7 @@ class DcstfnForBands:
     reason: str = ""
     residual: bool = False
     naive_residual: bool = False
+    fine_skip: bool = False
 
 
 def dcstfn_for_bands(package: str | Path, bands: Sequence[str]) -> DcstfnForBands:
@@ -282,8 +283,11 @@ def dcstfn_for_bands(package: str | Path, bands: Sequence[str]) -> DcstfnForBand
     networks = load_networks(root)
     residual = bool(meta.parameters.get("residual", False))
     naive_residual = bool(meta.parameters.get("naive_residual", False))
+    fine_skip = bool(meta.parameters.get("fine_skip", False))
     chosen = [networks[i] for i in idx] if variant == "per-band" else [band_subset_network(networks[0], idx)]
-    return DcstfnForBands(chosen, variant, norm, residual=residual, naive_residual=naive_residual)
+    return DcstfnForBands(
+        chosen, variant, norm, residual=residual, naive_residual=naive_residual, fine_skip=fine_skip
+    )
 
 
 def band_subset_network(model: object, idx: Sequence[int]) -> object:
@@ -299,11 +303,15 @@ def band_subset_network(model: object, idx: Sequence[int]) -> object:
     names = {getattr(layer, "name", "") for layer in leaf_layers(model)}
     sub = build_dcstfn(
         DcstfnConfig(
-            features, len(idx), residual="residual" in names, naive_residual="naive_residual" in names
+            features,
+            len(idx),
+            residual="residual" in names,
+            naive_residual="naive_residual" in names,
+            fine_skip="fine_skip" in names,
         ),
         name="dcstfn_subset",
     )
-    first_layers = {"coarse_conv1", "fine_conv1"}
+    first_layers = {"coarse_conv1", "fine_conv1", "fine_skip_conv"}
     for layer in leaf_layers(sub):
         weights = layer_by_name(model, layer.name).get_weights()
         if not weights:
@@ -383,6 +391,7 @@ def evaluate_real_set(
             features=features,
             residual=sim.residual if sim.networks is not None else True,
             naive_residual=sim.naive_residual if sim.networks is not None else False,
+            fine_skip=sim.fine_skip if sim.networks is not None else False,
             # Fine-tuning keeps the package's kind of normalization (its values come from the site).
             band_scale=sim.normalization is not None and sim.normalization.per_band,
             batch_size=8,

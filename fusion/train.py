@@ -44,6 +44,7 @@ class TrainConfig:
     features: tuple[int, int, int] = (32, 64, 128)
     residual: bool = False  #: see DcstfnConfig.residual
     naive_residual: bool = False  #: see DcstfnConfig.naive_residual
+    fine_skip: bool = False  #: see DcstfnConfig.fine_skip
     #: Scale each band by its own standard deviation instead of one scale for all: every band
     #: weighs alike in the loss (with one scale, NIR and SWIR errors dominate blue and green).
     band_scale: bool = False
@@ -363,6 +364,7 @@ def train_dcstfn(
                         band.stop - band.start,
                         residual=cfg.residual,
                         naive_residual=cfg.naive_residual,
+                        fine_skip=cfg.fine_skip,
                     ),
                     name=f"dcstfn_{g}",
                 )
@@ -525,7 +527,13 @@ def export_dcstfn(
     models = []
     for i, trained in enumerate(result.models):
         clean = build_dcstfn(
-            DcstfnConfig(cfg.features, per_network, residual=cfg.residual, naive_residual=cfg.naive_residual),
+            DcstfnConfig(
+                cfg.features,
+                per_network,
+                residual=cfg.residual,
+                naive_residual=cfg.naive_residual,
+                fine_skip=cfg.fine_skip,
+            ),
             name=f"dcstfn_{i}",
         )
         clean.set_weights(trained.get_weights())
@@ -574,6 +582,12 @@ def export_dcstfn(
                 else ""
             )
             + (
+                ", plus a full-resolution branch on fine(tk) joining the fused maps before the 1 x 1 "
+                "layers (fine skip)"
+                if cfg.fine_skip
+                else ""
+            )
+            + (
                 "; run on each of two reference pairs and averaged where both are usable"
                 if pairs == 2
                 else ""
@@ -590,6 +604,7 @@ def export_dcstfn(
             "features": list(cfg.features),
             "residual": cfg.residual,
             "naive_residual": cfg.naive_residual,
+            "fine_skip": cfg.fine_skip,
             "networks": len(models),
             "trainable_parameters": params,
             "trainable_parameters_per_network": [trainable_parameters(m) for m in models],

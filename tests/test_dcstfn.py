@@ -55,6 +55,11 @@ def test_naive_residual_network_starts_as_the_naive_package_and_adds_no_paramete
     assert trainable_parameters(model) == trainable_parameters(plain)
     with pytest.raises(ConfigError, match="not both"):
         DcstfnConfig(residual=True, naive_residual=True)
+    # The fine skip also starts as the naive package; it adds one 3 x 3 convolution d0 on
+    # fine(tk) and d0 more inputs to the first 1 x 1 layer.
+    skip = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6, naive_residual=True, fine_skip=True))
+    np.testing.assert_allclose(skip(x).numpy(), naive, atol=1e-6)
+    assert trainable_parameters(skip) - trainable_parameters(plain) == 4 * (9 * 6 + 1) + 4 * 4
 
 
 def test_split_rules_keep_validation_dates_and_area_out_of_training() -> None:
@@ -279,6 +284,7 @@ def test_band_scaled_calibrated_two_pair_package_averages_the_network_over_usabl
     cfg = TrainConfig(
         features=(4, 8, 8),
         naive_residual=True,
+        fine_skip=True,
         band_scale=True,
         augment=True,
         calibrate_bias=True,
@@ -311,6 +317,7 @@ def test_band_scaled_calibrated_two_pair_package_averages_the_network_over_usabl
     model = load_model_package(pkg)
     meta = model.metadata
     assert meta.reference_pairs == (1, 2) and meta.normalization["type"] == "band-mean-band-scale"
+    assert meta.parameters["fine_skip"] is True
     assert [s.name for s in meta.inputs if s.role == "valid"] == ["valid_tk1", "valid_tk2"]
     rng = np.random.default_rng(7)
 
@@ -404,13 +411,13 @@ def test_pipeline_runs_end_to_end_with_the_dcstfn_package(pipe_scenes: Path, tmp
     assert item["properties"]["eo-fusion:model"]["name"] == "dcstfn"
 
 
-@pytest.mark.parametrize("naive_residual", [False, True])
+@pytest.mark.parametrize(("naive_residual", "fine_skip"), [(False, False), (True, False), (True, True)])
 def test_band_subset_network_equals_the_full_network_with_missing_bands_at_their_mean(
-    naive_residual: bool,
+    naive_residual: bool, fine_skip: bool
 ) -> None:
     from fusion.realdata import band_subset_network
 
-    full = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6, naive_residual=naive_residual))
+    full = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6, naive_residual=naive_residual, fine_skip=fine_skip))
     rng = np.random.default_rng(3)
     for w in full.weights:  # non-trivial biases too
         w.assign(rng.normal(0, 0.2, w.shape).astype(np.float32))

@@ -18,6 +18,11 @@ With d = (32, 64, 128) on one band this has 408,961 trainable parameters, as the
 ``naive_residual=True`` adds the naive difference fine(tk) + up(coarse(t0) - coarse(tk))
 (bilinear, as the ``naive`` package) to a last layer initialized to zero, so training starts
 from the naive method and learns a correction (not in the seed; no parameters).
+``fine_skip=True`` adds a full-resolution branch, one convolution d0 on fine(tk), whose maps
+join the fused ones before the 1 × 1 layers (not in the seed): the seed's fine sub-network
+max-pools before the fusion, so its output layers see fine(tk) only at 1/2 resolution and cannot
+tell a pixel's noise from its neighbour's; with the branch they can (STARFM's window does the
+same with similar pixels).
 The seed trains one network per band; :func:`build_dcstfn` with ``bands > 1`` is the
 multi-band variant (one network, all bands as channels).
 
@@ -57,6 +62,10 @@ class DcstfnConfig:
     #: ``naive`` package) to an output layer initialized to zero: the network starts as the
     #: naive difference and learns a correction to it. Not in the seed; off by default.
     naive_residual: bool = False
+    #: A full-resolution branch (conv d0, 3 × 3, ReLU) on fine(tk), concatenated with the
+    #: fused feature maps before the 1 × 1 layers, so they can denoise the reference pixel by
+    #: pixel. Not in the seed; off by default.
+    fine_skip: bool = False
 
     def __post_init__(self) -> None:
         if self.residual and self.naive_residual:
@@ -139,6 +148,9 @@ def build_dcstfn(config: DcstfnConfig | None = None, name: str = "dcstfn") -> An
     # Seed eq. (1) on feature maps: LTHS(t0) = HTLS(t0) + LTHS(tk) - HTLS(tk).
     merged = keras.layers.Add(name="fusion")([c0, keras.layers.Subtract(name="change")([fk, ck])])
     x = _deconv(d1, "fusion_deconv")(merged)
+    if cfg.fine_skip:
+        skip = _conv(d0, "fine_skip_conv")(fine_tk)
+        x = keras.layers.Concatenate(name="fine_skip")([x, skip])
     x = _conv(d0, "fc1", kernel=1)(x)
     fused = _conv(
         cfg.bands,
