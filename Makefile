@@ -47,8 +47,8 @@ demo: install
 # Simulating and cutting the four years take about 5 more minutes.
 DCSTFN_WORK ?= build/dcstfn
 DCSTFN_YEARS ?= 2019:2019-05-15 2020:2020-08-05 2021:2021-06-20 2022:2022-07-16
-DCSTFN_TRAIN_ARGS ?= --batch-size 8 --epochs 1 --max-minutes 19 --naive-residual --fine-skip --band-scale --augment \
-	--calibrate-bias --pairs 2
+DCSTFN_TRAIN_ARGS ?= --batch-size 8 --epochs 1 --max-minutes 19 --naive-residual --fine-skip \
+	--band-scale --augment --calibrate-bias --pairs 2
 dcstfn-package: install
 	set -e; for yf in $(DCSTFN_YEARS); do y=$${yf%%:*}; flood=$${yf#*:}; \
 		$(BIN)/fusion simulate --out $(DCSTFN_WORK)/$$y/scenes --size-km 15.36 --start $$y-04-01 \
