@@ -1095,7 +1095,11 @@ def read_truth(out_dir: str | Path, day: dt.date) -> F32:
     if not path.exists():
         raise SceneNotFound(f"no truth for {day} at {path}; truth exists for simulated acquisition days only")
     with rasterio.open(path) as src:
-        dn = src.read()
+        return truth_reflectance(src.read())
+
+
+def truth_reflectance(dn: npt.NDArray[np.int16]) -> F32:
+    """Stored truth values (int16, ``TRUTH_SCALE``) as float32 reflectance, NaN at ``TRUTH_NODATA``."""
     out: F32 = dn.astype(np.float32) * np.float32(TRUTH_SCALE)
     out[dn == TRUTH_NODATA] = np.nan
     return out

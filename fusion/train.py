@@ -29,7 +29,7 @@ from fusion.errors import ConfigError
 from fusion.metrics import evaluate
 from fusion.models.dcstfn import DcstfnConfig, build_dcstfn, layer_by_name, trainable_parameters
 from fusion.models.package import ModelMetadata, export_package
-from fusion.trainset import SPLITS, parse_examples
+from fusion.trainset import OBSERVED_LABELS, SPLITS, parse_examples
 
 VARIANTS = ("multi-band", "per-band")
 #: Fine pixels of context DCSTFN needs at block edges: its coarse convolutions see two coarse
@@ -94,6 +94,8 @@ class TrainingSet:
                 "`fusion training-set --catalog ... --out DIR`"
             )
         manifest = json.loads(manifest_path.read_text())
+        # Training sets built before --truth existed have observed labels.
+        manifest.setdefault("labels", OBSERVED_LABELS)
         for split in SPLITS:
             if not manifest["examples"].get(split):
                 raise ConfigError(
@@ -134,7 +136,7 @@ class TrainingSet:
         merged["catalog"] = [s.manifest["catalog"] for s in sets]
         merged["period"] = [s.manifest["period"] for s in sets]
         merged["split"] = [s.manifest["split"] for s in sets]
-        merged["labels"] = [s.manifest.get("labels", "fine observations") for s in sets]
+        merged["labels"] = [s.manifest["labels"] for s in sets]
         merged["sets"] = [str(s.root.resolve()) for s in sets]
         return cls(first.root, merged)
 
@@ -612,12 +614,17 @@ def export_dcstfn(
         training={
             "command": command,
             "trainset": {
-                **{
-                    k: data.manifest[k]
-                    for k in ("catalog", "period", "bands", "patch", "split", "examples", "target_dates")
-                },
-                # Training sets built before --truth existed have observed labels.
-                "labels": data.manifest.get("labels", "fine observations"),
+                k: data.manifest[k]
+                for k in (
+                    "catalog",
+                    "period",
+                    "bands",
+                    "patch",
+                    "split",
+                    "examples",
+                    "target_dates",
+                    "labels",
+                )
             },
             "config": {**asdict(cfg), "features": list(cfg.features)},
             "epochs": result.epochs,

@@ -42,6 +42,9 @@ from fusion.pairing import (
     reference_pairs,
 )
 
+#: A training set's ``labels`` when they are the target pairs' fine images (the seed's set-up;
+#: every set built before ``--truth`` existed).
+OBSERVED_LABELS = "fine observations"
 #: Stored reflectance = int16 value × SCALE (like the products and Landsat C2 L2 after rescaling).
 SCALE = 1e-4
 #: int16 stand-in for an unusable pixel (its mask is 0).
@@ -236,7 +239,7 @@ def read_truth_label(
     label: SimulatedTruth, bands: Sequence[str], grid: GridWindow
 ) -> npt.NDArray[np.float32]:
     """A simulated truth on ``grid`` (its own 30 m grid): (H, W, B) reflectance, NaN outside it."""
-    from fusion.simulate import TRUTH_NODATA, TRUTH_SCALE
+    from fusion.simulate import TRUTH_NODATA, truth_reflectance
 
     if not Path(label.path).is_file():
         raise SceneNotFound(
@@ -248,6 +251,12 @@ def read_truth_label(
         missing = [b for b in bands if b not in names]
         if missing:
             raise BlockReadError(f"{label.path} has no band(s) {missing}; it has {names}", label.path)
+        if src.transform.a != grid.transform.a or src.transform.e != grid.transform.e:
+            raise BlockReadError(
+                f"{label.path}: truth pixels {src.transform.a} m do not match the tile grid's "
+                f"{grid.transform.a} m; build the training set with the simulation's own grid",
+                label.path,
+            )
         window = (
             rasterio.windows.from_bounds(
                 grid.transform.c,
@@ -259,18 +268,10 @@ def read_truth_label(
             .round_offsets()
             .round_lengths()
         )
-        if src.transform.a != grid.transform.a or src.transform.e != grid.transform.e:
-            raise BlockReadError(
-                f"{label.path}: truth pixels {src.transform.a} m do not match the tile grid's "
-                f"{grid.transform.a} m; build the training set with the simulation's own grid",
-                label.path,
-            )
         dn = src.read(
             [names.index(b) + 1 for b in bands], window=window, boundless=True, fill_value=TRUTH_NODATA
         )
-    out: npt.NDArray[np.float32] = dn.astype(np.float32) * np.float32(TRUTH_SCALE)
-    out[dn == TRUTH_NODATA] = np.nan
-    return np.moveaxis(out, 0, -1)
+    return np.moveaxis(truth_reflectance(dn), 0, -1)
 
 
 def read_job(job: TrainingJob, tile: Tile, bands: Sequence[str], ratio: int) -> TileArrays:

@@ -31,6 +31,7 @@ from fusion.grid import Tile
 from fusion.pairing import Observation
 from fusion.request import FusionRequest
 from fusion.trainset import (
+    OBSERVED_LABELS,
     SPLITS,
     PatchConfig,
     SplitConfig,
@@ -70,7 +71,7 @@ class TrainsetSpec:
 
     @property
     def labels(self) -> str:
-        return f"simulated truth ({self.truth})" if self.truth else "fine observations"
+        return f"simulated truth ({self.truth})" if self.truth else OBSERVED_LABELS
 
 
 def composite_day(observation: Observation) -> dt.date:
