@@ -34,13 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from fusion.blockio import read_block, stack_batch, tile_clear_fraction
-from fusion.cli import DEMO_END, DEMO_START, demo_request, demo_simulation
+from fusion.blockio import stack_batch, tile_clear_fraction
 from fusion.grid import plan_blocks
 from fusion.models import get_model, resolve_model
-from fusion.pairing import Observation, pair_tile
+from fusion.pairing import Observation
 from fusion.request import search_scenes
 from fusion.simulate import simulate
+from fusion.tasks import get_task
+from pipelines.cli.run import DEMO_END, DEMO_START, demo_request, demo_simulation
 from pipelines.run import run_fusion
 
 
@@ -93,6 +94,7 @@ def main() -> int:
     model = get_model(args.model)
     meta = model.metadata
     found = search_scenes(request)
+    task = get_task(request.task)
     obs = []
     tiles = {}
     for s in found:
@@ -101,12 +103,12 @@ def main() -> int:
         tiles[s.tile.id] = s.tile
     payloads = []
     for tile_id, tile in tiles.items():
-        jobs, _ = pair_tile([o for o in obs if o.tile_id == tile_id], request.pairing, (args.start, args.end))
+        jobs, _ = task.jobs([o for o in obs if o.tile_id == tile_id], request.pairing, (args.start, args.end))
         halo = -(-meta.halo // meta.coarse_ratio) * meta.coarse_ratio
         for job in jobs:
             blocks = plan_blocks(*tile.shape, request.block_size, halo, align=meta.coarse_ratio)
             for block in blocks:
-                inputs = read_block(job, tile, block, meta, "bench", len(blocks))
+                inputs = task.block_inputs(job, tile, block, meta, "bench", len(blocks))
                 if inputs.output_valid.any():  # the pipeline fuses these, others are empty
                     payloads.append(inputs)
     core_mpx = sum(p.block.core.height * p.block.core.width for p in payloads) / 1e6

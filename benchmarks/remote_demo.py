@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fusion import storage  # noqa: E402
-from fusion.cli import demo_request, demo_simulation  # noqa: E402
 from fusion.simulate import simulate  # noqa: E402
+from pipelines.cli.run import demo_request, demo_simulation  # noqa: E402
 from pipelines.run import run_fusion  # noqa: E402
 from tests.servers.gcs import gcs_emulator  # noqa: E402
 from tests.servers.http_range import range_server  # noqa: E402

@@ -27,9 +27,8 @@ import numpy as np
 import rasterio
 
 from fusion.models import get_metadata
-from fusion.models.classical import export_starfm
+from fusion.models.classical.starfm import StarfmConfig, export_starfm
 from fusion.models.package import load_model_package
-from fusion.models.starfm import StarfmConfig
 
 REFERENCE_NIR_RMSE = 0.0315
 REFERENCE_SECONDS_PER_BAND = 83.0

@@ -35,8 +35,6 @@ from fusion import sensors as S
 from fusion.catalog import Scene
 from fusion.errors import BlockReadError
 from fusion.grid import Block, Tile, Window, fine_to_coarse_window
-from fusion.models.package import ModelMetadata
-from fusion.pairing import FusionJob
 from fusion.remote import ensure_gdal_env, http_status
 from fusion.sources import prepare_href
 
@@ -219,7 +217,7 @@ def tile_clear_fraction(scene: Scene, tile: Tile, factor: int) -> float:
 
 
 class SceneReadCache:
-    """What :func:`read_block` read, kept for the next blocks that need it (one per reader).
+    """What a task's block reader read, kept for the next blocks that need it (one per reader).
 
     * **Coarse scenes are read once per tile**, then cut for each block. A coarse pixel covers
       ``ratio x ratio`` fine pixels, so a MODIS block is a few hundred pixels and its read is
@@ -354,67 +352,6 @@ class BlockInputs:
     @property
     def shape_key(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
         return tuple(sorted((k, v.shape) for k, v in self.arrays.items()))
-
-
-def read_block(
-    job: FusionJob,
-    tile: Tile,
-    block: Block,
-    metadata: ModelMetadata,
-    product_id: str,
-    n_blocks: int,
-    cache: SceneReadCache | None = None,
-) -> BlockInputs:
-    """Read the target and reference pairs of ``job`` for ``block`` as the model's inputs.
-
-    With ``cache`` (the pipeline's readers keep one) scenes are read once per tile (see
-    :class:`SceneReadCache`); without, every call reads all it needs."""
-    ratio = metadata.coarse_ratio
-    bands = list(metadata.bands)
-    fine_grid = GridWindow.of(tile, block.read)
-    coarse_grid = GridWindow.of(tile, block.read, ratio)
-
-    def read_coarse(scene: Scene) -> SceneBlock:
-        if cache is None:
-            return read_scene(scene, bands, coarse_grid, Resampling.average)
-        return cache.coarse(scene, bands, tile, block, ratio, Resampling.average)
-
-    def read_fine(scene: Scene) -> SceneBlock:
-        if cache is None:
-            return read_scene(scene, bands, fine_grid, Resampling.nearest)
-        return cache.fine(scene, bands, tile, block, Resampling.nearest)
-
-    target = read_coarse(job.target.scene)
-    arrays: dict[str, FloatArray] = {"coarse_t0": fill_invalid(target.reflectance)}
-    any_pair = np.zeros((fine_grid.height, fine_grid.width), dtype=bool)
-    max_pairs = metadata.reference_pairs[1]
-    pairs = list(job.pairs[:max_pairs])
-    nbytes = target.reflectance.nbytes
-    for k in range(1, max_pairs + 1):
-        if k <= len(pairs):
-            fine = read_fine(pairs[k - 1].fine.scene)
-            coarse = read_coarse(pairs[k - 1].coarse.scene)
-            valid = fine.usable & upsample_mask(coarse.usable, ratio)
-            arrays[f"fine_tk{k}"] = fill_invalid(fine.reflectance)
-            arrays[f"coarse_tk{k}"] = fill_invalid(coarse.reflectance)
-            nbytes += fine.reflectance.nbytes + coarse.reflectance.nbytes
-        else:  # fewer pairs than the model can use: an all-invalid stand-in the model ignores
-            valid = np.zeros_like(any_pair)
-            arrays[f"fine_tk{k}"] = arrays["fine_tk1"]
-            arrays[f"coarse_tk{k}"] = arrays["coarse_tk1"]
-        arrays[f"valid_tk{k}"] = valid[..., np.newaxis].astype(np.float32)
-        any_pair |= valid
-    output_valid = upsample_mask(target.usable, ratio) & any_pair
-    wanted = {s.name for s in metadata.inputs}
-    return BlockInputs(
-        product_id=product_id,
-        block=block,
-        n_blocks=n_blocks,
-        arrays={k: v for k, v in arrays.items() if k in wanted},
-        output_valid=output_valid,
-        bytes_read=nbytes,
-        notes={"target_usable": target.usable_fraction},
-    )
 
 
 def stack_batch(blocks: Sequence[BlockInputs]) -> Mapping[str, FloatArray]:

@@ -37,6 +37,7 @@ from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob
 from fusion.quicklook import QUICKLOOK_BANDS, write_png
 from fusion.rasterio_io import write_cog
+from fusion.tasks.base import JobLineage
 
 SCALE = 1e-4
 NODATA = -9999
@@ -85,12 +86,16 @@ def collection_id(task: str, model: str) -> str:
 
 
 def product_spec(
-    job: FusionJob, metadata: ModelMetadata, checksum: str, model_href: str, parameters: dict[str, Any]
+    job: FusionJob,
+    metadata: ModelMetadata,
+    checksum: str,
+    model_href: str,
+    parameters: dict[str, Any],
+    lineage: JobLineage,
 ) -> ProductSpec:
-    inputs: list[tuple[str, str, str | None]] = [("target", job.target.scene.id, job.target.scene.item_href)]
-    for k, pair in enumerate(job.pairs[: metadata.reference_pairs[1]], start=1):
-        inputs.append((f"fine_tk{k}", pair.fine.scene.id, pair.fine.scene.item_href))
-        inputs.append((f"coarse_tk{k}", pair.coarse.scene.id, pair.coarse.scene.item_href))
+    """The product of ``job`` with a model: its deterministic id and paths, and its lineage
+    (the task's :meth:`~fusion.tasks.base.FusionTask.lineage` of the job)."""
+    inputs = list(lineage.input_items)
     identity = json.dumps(
         {
             "tile": job.tile_id,
@@ -117,9 +122,9 @@ def product_spec(
         bands=metadata.bands,
         relative_dir=f"{coll}/{job.tile_id}/{job.date:%Y}",
         input_items=tuple(inputs),
-        start_datetime=job.target.scene.start_datetime,
-        end_datetime=job.target.scene.end_datetime,
-        reference_dates=tuple(p.date for p in job.pairs[: metadata.reference_pairs[1]]),
+        start_datetime=lineage.start_datetime,
+        end_datetime=lineage.end_datetime,
+        reference_dates=lineage.reference_dates,
     )
 
 

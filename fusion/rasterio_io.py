@@ -31,7 +31,7 @@ COG_PROFILES: dict[str, dict[str, Any]] = {
 #: GDAL threads compressing a COG's tiles and overviews. The bytes do not depend on it: each
 #: tile is compressed on its own and written in order. It helps little for a product of one
 #: block per level (one tile to compress at a time); the pipeline's parallelism is writing two
-#: products at once (pipelines.fuse.PARALLEL_WRITES).
+#: products at once (pipelines.stages.products.PARALLEL_WRITES).
 COG_THREADS: int | str = "ALL_CPUS"
 
 

@@ -33,11 +33,14 @@ from fusion.grid import GridSpec, Tile, utm_grid
 from fusion.pairing import PairingConfig
 from fusion.rasterio_io import COG_PROFILES
 from fusion.sources import check_credentials
+from fusion.tasks import DEFAULT_TASK, FusionTask, get_task
 
-#: Fusion tasks a request can ask for (DESIGN.md §2).
-TASKS = ("spatiotemporal", "harmonize")
-#: The model a request of each task runs when it names none.
-DEFAULT_MODELS = {"spatiotemporal": "starfm", "harmonize": "bandpass"}
+#: Request-file fields of earlier versions, accepted as aliases of ``collections: {role: id}``.
+COLLECTION_ALIASES = {
+    "fine_collection": "fine",
+    "coarse_collection": "coarse",
+    "source_collection": "source",
+}
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,10 @@ class FusionRequest:
     end: dt.date
     aoi: str | None = None  #: "minx,miny,maxx,maxy" (WGS 84) or a GeoJSON file; None = all scenes
     tiles: tuple[str, ...] | None = None  #: grid tile ids to produce; None = every tile of the AOI
-    task: str = "spatiotemporal"  #: spatiotemporal | harmonize
-    fine_collection: str = "landsat-c2-l2"
-    coarse_collection: str = "modis-09A1-061"
-    #: harmonize: the collection turned into Landsat-like products (fine/coarse are not read)
-    source_collection: str = "sentinel-2-l2a"
-    model: str = ""  #: built-in name or package folder; "" = the task's default (DEFAULT_MODELS)
+    task: str = DEFAULT_TASK  #: a registered task id (``fusion.tasks.list_tasks()``)
+    #: input role -> collection id; roles not given take the task's default collections
+    collections: Mapping[str, str] = field(default_factory=dict)
+    model: str = ""  #: built-in name or package folder; "" = the task's default model
     epsg: int | None = None  #: output UTM CRS; None = the fine scenes' CRS
     resolution: float = 30.0
     tile_size: int = 1024
@@ -72,11 +73,25 @@ class FusionRequest:
             raise ConfigError("block_size and tile_size must be positive pixel counts")
         if self.cog_profile not in COG_PROFILES:
             raise ConfigError(f"cog_profile {self.cog_profile!r}: choose one of {sorted(COG_PROFILES)}")
-        if self.task not in TASKS:
-            raise ConfigError(f"task {self.task!r}: choose one of {', '.join(TASKS)}")
+        task = self.fusion_task
+        defaults = task.default_collections()
+        unknown = sorted(set(self.collections) - set(defaults))
+        if unknown:
+            raise ConfigError(
+                f"collections for role(s) {unknown}: a {task.name} request's roles are {sorted(defaults)}"
+            )
+        object.__setattr__(self, "collections", {**defaults, **dict(self.collections)})
         if not self.model:
-            object.__setattr__(self, "model", DEFAULT_MODELS[self.task])
+            object.__setattr__(self, "model", task.default_model)
         parse_aoi(self.aoi)  # fail early on a bad AOI
+
+    @property
+    def fusion_task(self) -> FusionTask:
+        """The registered task of this request (refuses an unknown task id)."""
+        try:
+            return get_task(self.task)
+        except FusionError as exc:
+            raise ConfigError(str(exc)) from exc
 
     # ---------------------------------------------------------------- construction
 
@@ -88,13 +103,14 @@ class FusionRequest:
         ``lag_days``) instead of ``start``/``end`` is resolved against ``today`` (UTC) here, at
         launch, so a scheduled job with a fixed body processes a rolling window."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known - set(RELATIVE_PERIOD_FIELDS))
+        unknown = sorted(set(data) - known - set(RELATIVE_PERIOD_FIELDS) - set(COLLECTION_ALIASES))
         if unknown:
             raise ConfigError(
                 f"unknown request field(s) {unknown}; known fields are "
                 f"{sorted(known | set(RELATIVE_PERIOD_FIELDS))}"
             )
         kwargs = dict(data)
+        kwargs["collections"] = collections_field(kwargs)
         last_days = kwargs.pop("last_days", None)
         lag_days = kwargs.pop("lag_days", None)
         if last_days is not None:
@@ -140,24 +156,15 @@ class FusionRequest:
     # ---------------------------------------------------------------- derived
 
     def search_request(self, with_targets: bool = False) -> SearchRequest:
-        """Spatiotemporal: references may lie up to the maximum gap outside the target period.
-        Harmonize: the source collection within the period (``with_targets``: also the fine
-        collection, one day either side, for training and scoring)."""
-        if self.task == "harmonize":
-            slack = dt.timedelta(days=1 if with_targets else 0)
-            start, end = as_utc_range(self.start - slack, self.end + slack)
-            collections = (
-                (self.source_collection, self.fine_collection) if with_targets else (self.source_collection,)
-            )
-            return SearchRequest(aoi=parse_aoi(self.aoi), start=start, end=end, collections=collections)
-        gap = dt.timedelta(days=self.pairing.max_gap_days)
-        start, end = as_utc_range(self.start - gap, self.end + gap)
-        return SearchRequest(
-            aoi=parse_aoi(self.aoi),
-            start=start,
-            end=end,
-            collections=(self.fine_collection, self.coarse_collection),
-        )
+        """The task's search window around the target period (e.g. spatiotemporal references
+        may lie up to the maximum gap outside it) in the collections of the task's searched
+        roles (``with_targets``: also the roles of the observed targets, for training and
+        scoring)."""
+        task = self.fusion_task
+        first, last = task.search_period(self.start, self.end, self.pairing, with_targets)
+        start, end = as_utc_range(first, last)
+        collections = tuple(self.collections[r.name] for r in task.searched_roles(with_targets))
+        return SearchRequest(aoi=parse_aoi(self.aoi), start=start, end=end, collections=collections)
 
     def grid(self, fine_scenes: list[Scene]) -> GridSpec:
         epsg = self.epsg
@@ -185,6 +192,26 @@ class FusionRequest:
 
 
 RELATIVE_PERIOD_FIELDS = ("last_days", "lag_days")
+
+
+def collections_field(fields: dict[str, Any]) -> dict[str, str]:
+    """``collections`` of request ``fields``, with the old ``fine_collection``-style aliases
+    popped from ``fields`` and merged in (an alias and an explicit role may not disagree)."""
+    given = fields.get("collections") or {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(
+            f"collections {given!r} must map input roles to collection ids, e.g. "
+            "{fine: landsat-c2-l2, coarse: modis-09A1-061}"
+        )
+    out = {str(k): str(v) for k, v in given.items()}
+    for alias, role in COLLECTION_ALIASES.items():
+        value = fields.pop(alias, None)
+        if value is None:
+            continue
+        if out.get(role, value) != value:
+            raise ConfigError(f"{alias} {value!r} contradicts collections.{role} {out[role]!r}; give one")
+        out[role] = str(value)
+    return out
 
 
 def override_fields(data: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
@@ -294,10 +321,9 @@ class SceneOnTile:
 
 
 def search_scenes(request: FusionRequest, with_targets: bool = False) -> list[SceneOnTile]:
-    """Search the catalog; every scene on every output tile its footprint intersects.
-
-    Roles: ``fine`` and ``coarse`` (spatiotemporal); ``source`` (harmonize), plus ``fine`` for
-    the Landsat scenes when ``with_targets`` (training and scoring a harmonize model)."""
+    """Search the catalog; every scene on every output tile its footprint intersects, with
+    the role of the task its collection serves (``with_targets``: also the target-only roles,
+    e.g. the Landsat scenes for training and scoring a harmonize model)."""
     search = request.search_request(with_targets)
     if is_stac_api(request.catalog):
         from fusion.stacapi import search_api
@@ -305,15 +331,9 @@ def search_scenes(request: FusionRequest, with_targets: bool = False) -> list[Sc
         scenes = search_api(request.catalog, search).scenes
     else:
         scenes = search_static_catalog(request.catalog, search)
-    fine = [s for s in scenes if s.collection == request.fine_collection]
-    if request.task == "harmonize":
-        source = [s for s in scenes if s.collection == request.source_collection]
-        groups = [("source", source)] + ([("fine", fine)] if with_targets else [])
-        grid_scenes = source
-    else:
-        coarse = [s for s in scenes if s.collection == request.coarse_collection]
-        groups = [("fine", fine), ("coarse", coarse)]
-        grid_scenes = fine
+    roles = request.fusion_task.searched_roles(with_targets)
+    groups = [(r.name, [s for s in scenes if s.collection == request.collections[r.name]]) for r in roles]
+    grid_scenes = [s for r, (_, g) in zip(roles, groups, strict=True) if r.defines_grid for s in g]
     # A missing credential stops the run here, before any pixel is read.
     check_credentials([h for _, g in groups for s in g for h in (*s.bands.values(), s.qa_href) if h])
     if not all(g for _, g in groups):

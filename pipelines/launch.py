@@ -17,6 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from fusion.errors import ConfigError, LaunchError
 from fusion.request import FusionRequest
 from pipelines.options import DataflowSettings, FusionOptions, request_from_options
+from pipelines.run import report_location, run
 
 DATAFLOW_API = "https://dataflow.googleapis.com/v1b3"
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
@@ -148,17 +149,10 @@ def send_launch(plan: LaunchPlan, echo: Callable[[str], None] = print) -> str:
         job_id = str(response.json().get("job", {}).get("id", ""))
         echo(f"launched Flex Template job {job_id}")
         return job_id
-    import apache_beam as beam
-
-    from pipelines.fuse import build_pipeline
-    from pipelines.main import report_location
-
     if plan.request is None:
         raise LaunchError("a direct launch plan lacks its request")
     options = PipelineOptions(plan.pipeline_args)
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(plan.request, pipeline, report_location(options))
-    result = pipeline.run()
+    result = run(plan.request, options, report_location(options), wait=False)
     job_id = str(getattr(result, "job_id", lambda: "")())
     echo(f"submitted Dataflow job {job_id}")
     return job_id

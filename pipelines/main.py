@@ -8,27 +8,16 @@ DirectRunner it runs to the end and prints the summary.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 
-import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from fusion.errors import FusionError
-from pipelines.fuse import build_pipeline
-from pipelines.options import FusionOptions, request_from_options
+from pipelines.options import request_from_options
+from pipelines.run import is_remote_runner, report_location, run
 
 log = logging.getLogger("eo-fusion")
-
-
-def report_location(options: PipelineOptions, now: dt.datetime | None = None) -> str | None:
-    """``report_dir/<UTC launch time>``: every run keeps its own report."""
-    base = options.view_as(FusionOptions).report_dir
-    if not base:
-        return None
-    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return f"{base.rstrip('/')}/{stamp}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,12 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     log.info("request: %s", request.to_json())
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(request, pipeline, report_location(options))
-    result = pipeline.run()
-    runner = options.view_as(StandardOptions).runner or "DirectRunner"
-    if "Dataflow" not in str(runner):
-        result.wait_until_finish()
+    result = run(request, options, report_location(options), wait=not is_remote_runner(options))
     log.info("submitted: %s", getattr(result, "job_id", lambda: "local run")())
     return 0
 

@@ -1,8 +1,11 @@
-"""Run the fusion pipeline and summarise what it did (local runs and tests)."""
+"""Run the fusion pipeline: :func:`run` is the one build-and-run of every entry point (the CLI,
+the Flex Template's ``pipelines.main``, a direct Dataflow launch); :func:`run_fusion` runs it
+locally and summarises what it did."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 from collections import Counter
@@ -13,10 +16,12 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from fusion.request import FusionRequest
-from pipelines.fuse import NAMESPACE, build_pipeline
+from pipelines.fuse import build_pipeline
+from pipelines.options import FusionOptions
+from pipelines.records import NAMESPACE
 
 log = logging.getLogger("eo-fusion")
 
@@ -78,20 +83,44 @@ def beam_counters(result: Any, namespace: str) -> dict[str, int]:
     return counters
 
 
+def report_location(options: PipelineOptions, now: dt.datetime | None = None) -> str | None:
+    """``report_dir/<UTC launch time>``: every launched run keeps its own report."""
+    base = options.view_as(FusionOptions).report_dir
+    if not base:
+        return None
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{base.rstrip('/')}/{stamp}"
+
+
+def is_remote_runner(options: PipelineOptions) -> bool:
+    """Whether the runner submits the job elsewhere (Dataflow) instead of running it here."""
+    return "Dataflow" in str(options.view_as(StandardOptions).runner or "DirectRunner")
+
+
+def run(
+    request: FusionRequest, options: PipelineOptions, report_dir: str | None = None, wait: bool = True
+) -> Any:
+    """Build the fusion pipeline for ``request`` and run it with ``options``; waits for the end
+    unless ``wait`` is false (a Dataflow submission returns once the job is created). Returns
+    Beam's PipelineResult."""
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(request, pipeline, report_dir)
+    result = pipeline.run()
+    if wait:
+        result.wait_until_finish()
+    return result
+
+
 def run_fusion(
     request: FusionRequest, report_dir: str | Path, beam_args: list[str] | None = None
 ) -> RunSummary:
-    """Build and run the pipeline (DirectRunner unless ``beam_args`` say otherwise)."""
+    """Run the pipeline here (DirectRunner unless ``beam_args`` say otherwise) and summarise it."""
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     for name in ("products.jsonl", "dead-letter.jsonl"):
         (report / name).unlink(missing_ok=True)
     (report / "request.json").write_text(json.dumps(request.to_json(), indent=2, default=str) + "\n")
-    options = PipelineOptions(beam_args or [])
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(request, pipeline, str(report))
-    result = pipeline.run()
-    result.wait_until_finish()
+    result = run(request, PipelineOptions(beam_args or []), str(report))
     counters = beam_counters(result, NAMESPACE)
     summary = RunSummary(
         _read_jsonl(report / "products.jsonl"), _read_jsonl(report / "dead-letter.jsonl"), counters

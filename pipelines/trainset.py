@@ -30,23 +30,13 @@ from fusion.errors import ConfigError, FusionError
 from fusion.grid import Tile
 from fusion.pairing import Observation
 from fusion.request import FusionRequest
-from fusion.trainset import (
-    OBSERVED_LABELS,
-    SPLITS,
-    PatchConfig,
-    SplitConfig,
-    TrainingJob,
-    area_boundary,
-    cut_patches,
-    read_job,
-    serialize_patch,
-    training_jobs,
-    truth_training_jobs,
-    validation_dates,
-    write_manifest,
-)
-from pipelines.fuse import DEAD_LETTER, AssessScenes, SearchScenes, dead_letter
+from fusion.training.dataset import OBSERVED_LABELS, write_manifest
+from fusion.training.jobs import TrainingJob, read_job, training_jobs, truth_training_jobs
+from fusion.training.patches import PatchConfig, cut_patches, serialize_patch
+from fusion.training.splits import SPLITS, SplitConfig, area_boundary, validation_dates
+from pipelines.records import DEAD_LETTER, MAIN, dead_letter
 from pipelines.run import beam_counters
+from pipelines.stages.scenes import AssessScenes, SearchScenes
 
 NAMESPACE = "eo-fusion-trainset"
 
@@ -66,7 +56,7 @@ class TrainsetSpec:
     train_shards: int = 4
     validation_shards: int = 1
     #: A simulation's ``truth/`` folder: label every clear coarse target with the simulated
-    #: truth (:func:`fusion.trainset.truth_training_jobs`) instead of the target pair's fine image.
+    #: truth (:func:`fusion.training.jobs.truth_training_jobs`) instead of the target pair's fine image.
     truth: str | None = None
 
     @property
@@ -76,7 +66,7 @@ class TrainsetSpec:
 
 def composite_day(observation: Observation) -> dt.date:
     """The day a coarse observation saw (a MODIS composite's ``sur_refl_day_of_year``)."""
-    from fusion.evaluate import observed_day
+    from fusion.evaluation.simulated import observed_day
 
     href = observation.scene.item_href
     if href is None or "://" in href:
@@ -131,7 +121,8 @@ def build_trainset(request: FusionRequest, spec: TrainsetSpec, pipeline: beam.Pi
     """Add the training-set graph to ``pipeline`` (not run)."""
     check_split_fits(request.tile_size, spec)
     scenes = pipeline | "SearchScenes" >> SearchScenes(request)
-    assessed = scenes | "AssessScenes" >> AssessScenes(coarse_factor=spec.patches.ratio)
+    qa_factors = request.fusion_task.qa_factors(spec.patches.ratio)
+    assessed = scenes[MAIN] | "AssessScenes" >> AssessScenes(qa_factors)
     config = request.pairing
     references = spec.references
     split = spec.split
@@ -152,7 +143,7 @@ def build_trainset(request: FusionRequest, spec: TrainsetSpec, pipeline: beam.Pi
             yield job, tile
 
     jobs = (
-        assessed.observations
+        assessed[MAIN]
         | "KeyByTile" >> beam.Map(lambda ot: (ot[1].id, ot))
         | "GroupByTile" >> beam.GroupByKey()
         | "TrainingJobs" >> beam.FlatMap(jobs_of)
@@ -172,12 +163,12 @@ def build_trainset(request: FusionRequest, spec: TrainsetSpec, pipeline: beam.Pi
         | "Spread" >> beam.Reshuffle()
         | "ReadAndCut"
         >> beam.ParDo(_ReadAndCut(spec), beam.pvalue.AsSingleton(val_dates)).with_outputs(
-            DEAD_LETTER, main="examples"
+            DEAD_LETTER, main=MAIN
         )
     )
     root = out.rstrip("/")
     for name in SPLITS:
-        chosen: PCollection = examples.examples | f"Only{name}" >> beam.Filter(lambda e, n=name: e[0] == n)
+        chosen: PCollection = examples[MAIN] | f"Only{name}" >> beam.Filter(lambda e, n=name: e[0] == n)
         (
             chosen
             | f"Bytes{name}" >> beam.Map(lambda e: e[1])
@@ -189,14 +180,14 @@ def build_trainset(request: FusionRequest, spec: TrainsetSpec, pipeline: beam.Pi
             )
         )
     _ = (
-        examples.examples
+        examples[MAIN]
         | "IndexLines" >> beam.Map(lambda e: e[2])
         | "WriteIndex" >> beam.io.WriteToText(f"{root}/index", file_name_suffix=".jsonl", num_shards=1)
     )
     dead = (assessed[DEAD_LETTER], examples[DEAD_LETTER]) | "AllDead" >> beam.Flatten()
     (
         dead
-        | "DeadJson" >> beam.Map(lambda r: json.dumps(r, sort_keys=True))
+        | "DeadJson" >> beam.Map(lambda r: json.dumps(r.to_json(), sort_keys=True))
         | "WriteDead"
         >> beam.io.WriteToText(
             f"{root}/dead-letter", file_name_suffix=".jsonl", num_shards=1, shard_name_template=""
@@ -233,8 +224,8 @@ def run_trainset(
         "catalog": request.catalog,
         "period": [request.start.isoformat(), request.end.isoformat()],
         "tiles": list(request.tiles) if request.tiles else None,
-        "fine_collection": request.fine_collection,
-        "coarse_collection": request.coarse_collection,
+        "fine_collection": request.collections["fine"],
+        "coarse_collection": request.collections["coarse"],
         "bands": list(spec.bands),
         "patch": {
             "coarse": spec.patches.patch,

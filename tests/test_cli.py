@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fusion.cli import main
+from pipelines.cli import main
 from tests.helpers import broken_links_and_assets
 
 

@@ -14,10 +14,11 @@ import pytest
 from fusion.errors import ConfigError, UnknownNameError
 from fusion.grid import Window
 from fusion.models import PACKAGES_DIR, export_model, get_model
-from fusion.models.dcstfn import SEED_PARAMETERS, DcstfnConfig, build_dcstfn, trainable_parameters
+from fusion.models.dcstfn.network import SEED_PARAMETERS, DcstfnConfig, build_dcstfn, trainable_parameters
 from fusion.models.package import load_model_package
 from fusion.pairing import PairingConfig
-from fusion.trainset import PatchConfig, SplitConfig, area_boundary, assign_split
+from fusion.training.patches import PatchConfig
+from fusion.training.splits import SplitConfig, area_boundary, assign_split
 from tests.pipeline_fixtures import PIPE_TILE, pipe_request
 
 D = dt.date
@@ -140,8 +141,8 @@ def test_truth_labelled_training_set_has_the_pipelines_gaps_and_the_simulated_tr
 
     from fusion.grid import utm_grid
     from fusion.simulate import TRUTH_BANDS, read_truth
-    from fusion.train import TrainingSet
-    from fusion.trainset import parse_examples
+    from fusion.training.dataset import TrainingSet
+    from fusion.training.patches import parse_examples
     from pipelines.trainset import run_trainset
 
     request = pipe_request(clear_scenes, tmp_path, tile_size=256, pairing=PairingConfig(max_gap_days=64))
@@ -190,7 +191,7 @@ def test_truth_labelled_training_set_has_the_pipelines_gaps_and_the_simulated_tr
 def test_training_set_refuses_a_truth_folder_that_is_not_one(pipe_scenes: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from fusion.cli import main
+    from pipelines.cli import main
 
     args = ["training-set", "--catalog", str(pipe_scenes), "--out", str(tmp_path / "ts")]
     args += ["--start", "2023-06-01", "--end", "2023-07-31", "--truth", str(pipe_scenes)]
@@ -210,7 +211,9 @@ def test_training_set_refuses_a_split_narrower_than_a_patch(pipe_scenes: Path, t
 def test_trainer_exports_a_package_whose_signature_matches_its_metadata(
     trainset: Path, tmp_path: Path
 ) -> None:
-    from fusion.train import TrainConfig, TrainingSet, export_dcstfn, train_dcstfn, validation_scores
+    from fusion.models.dcstfn.export import export_dcstfn
+    from fusion.models.dcstfn.trainer import TrainConfig, train_dcstfn, validation_scores
+    from fusion.training.dataset import TrainingSet
 
     data = TrainingSet.open(trainset)
     cfg = TrainConfig(features=(4, 8, 8), epochs=2, batch_size=4, max_minutes=None)
@@ -239,14 +242,9 @@ def test_trainer_exports_a_package_whose_signature_matches_its_metadata(
 
 
 def test_naive_residual_package_exports_and_reloads_for_fine_tuning(trainset: Path, tmp_path: Path) -> None:
-    from fusion.train import (
-        TrainConfig,
-        TrainingSet,
-        export_dcstfn,
-        load_networks,
-        predict_normalized,
-        train_dcstfn,
-    )
+    from fusion.models.dcstfn.export import export_dcstfn, load_networks
+    from fusion.models.dcstfn.trainer import TrainConfig, predict_normalized, train_dcstfn
+    from fusion.training.dataset import TrainingSet
 
     data = TrainingSet.open(trainset)
     cfg = TrainConfig(features=(4, 8, 8), naive_residual=True, epochs=1, batch_size=4, max_minutes=None)
@@ -269,16 +267,10 @@ def test_naive_residual_package_exports_and_reloads_for_fine_tuning(trainset: Pa
 def test_band_scaled_calibrated_two_pair_package_averages_the_network_over_usable_pairs(
     trainset: Path, tmp_path: Path
 ) -> None:
-    from fusion.train import (
-        Normalization,
-        TrainConfig,
-        TrainingSet,
-        export_dcstfn,
-        load_networks,
-        normalization_of,
-        predict_normalized,
-        train_dcstfn,
-    )
+    from fusion.models.dcstfn.export import export_dcstfn, load_networks
+    from fusion.models.dcstfn.trainer import TrainConfig, predict_normalized, train_dcstfn
+    from fusion.training.dataset import TrainingSet
+    from fusion.training.normalization import Normalization, normalization_of
 
     data = TrainingSet.open(trainset)
     cfg = TrainConfig(
@@ -345,7 +337,7 @@ def test_band_scaled_calibrated_two_pair_package_averages_the_network_over_usabl
 def test_augmentation_turns_coarse_and_fine_patches_alike() -> None:
     import tensorflow as tf
 
-    from fusion.train import _augment
+    from fusion.models.dcstfn.trainer import _augment
 
     rng = np.random.default_rng(11)
     coarse = rng.normal(size=(10, 10, 2)).astype(np.float32)
@@ -366,7 +358,7 @@ def test_several_training_sets_train_as_one_and_must_agree_on_bands(trainset: Pa
     import json
     import shutil
 
-    from fusion.train import TrainingSet
+    from fusion.training.dataset import TrainingSet
 
     one = TrainingSet.open(trainset)
     other = tmp_path / "other-year"
@@ -415,7 +407,7 @@ def test_pipeline_runs_end_to_end_with_the_dcstfn_package(pipe_scenes: Path, tmp
 def test_band_subset_network_equals_the_full_network_with_missing_bands_at_their_mean(
     naive_residual: bool, fine_skip: bool
 ) -> None:
-    from fusion.realdata import band_subset_network
+    from fusion.models.dcstfn.subset import band_subset_network
 
     full = build_dcstfn(DcstfnConfig((4, 8, 8), bands=6, naive_residual=naive_residual, fine_skip=fine_skip))
     rng = np.random.default_rng(3)
@@ -445,7 +437,7 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data"
 def test_gwydir_on_site_training_set_never_touches_the_hold_out(tmp_path: Path) -> None:
     import tensorflow as tf
 
-    from fusion.realdata import holdout_boundary, load_real_set, site_training_set
+    from fusion.evaluation.real import holdout_boundary, load_real_set, site_training_set
 
     data = load_real_set("gwydir_flood", REAL)
     assert data.fine_target.shape == (480, 480, 3) and data.coarse_target.shape == (30, 30, 3)

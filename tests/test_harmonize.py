@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from fusion.errors import ConfigError
-from fusion.harmonize import HLS_BANDPASS, OUTPUT_BANDS, PLATFORMS, harmonize_jobs, reduce_mask
-from fusion.models.mgan import (
+from fusion.models.mgan.network import (
     BUFFER,
     PATCH,
     DiffAugment,
@@ -24,6 +23,7 @@ from fusion.models.mgan import (
 )
 from fusion.pairing import Observation, PairingConfig
 from fusion.simulate import SimulationConfig, SimulationResult, simulate
+from fusion.tasks.harmonize import HLS_BANDPASS, OUTPUT_BANDS, PLATFORMS, harmonize_jobs, reduce_mask
 from tests.helpers import is_valid_cog, stac_validate_recursive
 
 TILE = "14N-0080-0752"  # the 256 px tile of the small simulations (7.68 km)
@@ -71,9 +71,9 @@ def test_residual_generator_starts_from_the_input_on_the_landsat_normalization()
     """The shipped generator adds its (zero-initialized) output to Sentinel-2 area-averaged to
     30 m and mapped by residual_map onto the Landsat normalization: before training it
     predicts raw Sentinel-2 reflectance exactly, whatever the normalizations."""
-    from fusion.models.bandpass import area_average
-    from fusion.models.mgan import BandNormalization
-    from fusion.train_mgan import Normalizations, residual_map
+    from fusion.models.classical.bandpass import area_average
+    from fusion.models.mgan.data import residual_map
+    from fusion.models.mgan.network import BandNormalization, Normalizations
 
     rng = np.random.default_rng(3)
 
@@ -95,7 +95,7 @@ def test_residual_generator_starts_from_the_input_on_the_landsat_normalization()
 
 
 def test_flip_rotate_moves_inputs_target_and_mask_together() -> None:
-    from fusion.train_mgan import _flip_rotate
+    from fusion.models.mgan.data import flip_rotate as _flip_rotate
 
     rng = np.random.default_rng(0)
     base = rng.uniform(size=(2, 8, 8, 1)).astype(np.float32)
@@ -144,7 +144,7 @@ def test_predict_block_uses_patch_centres_and_covers_any_block_size() -> None:
     import keras
     import tensorflow as tf
 
-    from fusion.models.bandpass import area_average
+    from fusion.models.classical.bandpass import area_average
 
     x10 = keras.Input((384, 384, 4))
     x20 = keras.Input((192, 192, 2))
@@ -168,7 +168,7 @@ def test_predict_block_uses_patch_centres_and_covers_any_block_size() -> None:
 def test_area_average_weighs_20m_pixels_by_area() -> None:
     import tensorflow as tf
 
-    from fusion.models.bandpass import area_average
+    from fusion.models.classical.bandpass import area_average
 
     x10 = np.arange(36, dtype=np.float32).reshape(1, 6, 6, 1).repeat(4, axis=-1)
     x20 = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]], np.float32).reshape(1, 3, 3, 1)
@@ -333,9 +333,10 @@ def pair_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_mgan_exports_a_package_the_pipeline_runs(pair_scenes: Path, tmp_path: Path) -> None:
+    from fusion.models.mgan.export import export_mgan
+    from fusion.models.mgan.trainer import MganTrainConfig, train_mgan
     from fusion.models.package import load_model_package
     from fusion.request import FusionRequest
-    from fusion.train_mgan import MganTrainConfig, export_mgan, train_mgan
     from pipelines.run import run_fusion
 
     request = FusionRequest(
@@ -400,7 +401,7 @@ def test_a_corrupt_sentinel2_band_dead_letters_its_product_only(
 
 
 def test_band_normalization_saturates_at_percentiles_only_when_asked() -> None:
-    from fusion.models.mgan import BandNormalization
+    from fusion.models.mgan.network import BandNormalization
 
     rng = np.random.default_rng(4)
     land = rng.normal(0.3, 0.03, (5000, 1))
@@ -421,7 +422,7 @@ def test_band_normalization_saturates_at_percentiles_only_when_asked() -> None:
 def test_evaluate_harmonize_scores_products_against_same_day_landsat(
     pair_scenes: Path, tmp_path: Path
 ) -> None:
-    from fusion.evaluate_harmonize import run_and_score
+    from pipelines.evaluation import run_and_score
 
     messages: list[str] = []
     summary = run_and_score(

@@ -12,9 +12,9 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from click.testing import CliRunner
 
-from fusion.cli import main
 from fusion.errors import ConfigError
 from fusion.request import FusionRequest, relative_period
+from pipelines.cli import main
 from pipelines.launch import plan_launch
 from pipelines.main import main as template_main
 from pipelines.options import DataflowSettings, request_from_options

@@ -14,7 +14,7 @@ import rasterio
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from fusion.blockio import read_block, tile_clear_fraction
+from fusion.blockio import tile_clear_fraction
 from fusion.grid import plan_blocks
 from fusion.models import get_metadata, resolve_model
 from fusion.models.package import package_checksum
@@ -22,25 +22,34 @@ from fusion.pairing import Observation, pair_tile
 from fusion.publish import NODATA, product_spec
 from fusion.rasterio_io import write_cog
 from fusion.request import search_scenes
-from pipelines.fuse import (
+from fusion.tasks import get_task
+from pipelines.records import (
     DEAD_LETTER,
-    AssembleProducts,
-    AssessScenes,
+    EXISTING,
+    MAIN,
     BlockFailed,
     BlockJob,
     BlockOutput,
-    FuseBlocks,
-    PairScenes,
-    PlanBlocks,
-    PublishStac,
-    ReadBlocks,
-    SearchScenes,
+    BlockPayload,
 )
 from pipelines.run import run_fusion
+from pipelines.stages.blocks import PlanBlocks, ReadBlocks
+from pipelines.stages.inference import FuseBlocks
+from pipelines.stages.products import AssembleProducts, PublishStac
+from pipelines.stages.scenes import AssessScenes, PlanJobs, SearchScenes
 from tests.helpers import broken_links_and_assets, is_valid_cog, stac_validate_recursive
 from tests.pipeline_fixtures import pipe_request
 
 pytestmark = pytest.mark.slow
+TASK = get_task("spatiotemporal")
+
+
+def _spec(job: Any, meta: Any, checksum: str, href: str) -> Any:
+    return product_spec(job, meta, checksum, href, dict(meta.parameters), TASK.lineage(job, meta))
+
+
+def read_block(job: Any, tile: Any, block: Any, meta: Any, product_id: str, n: int, cache: Any = None) -> Any:
+    return TASK.block_inputs(job, tile, block, meta, product_id, n, cache)
 
 
 def _observations(request: Any) -> list[tuple[Observation, Any]]:
@@ -68,7 +77,7 @@ def test_search_scenes_emits_every_scene_on_the_tile(pipe_scenes: Path, tmp_path
     expected = sorted((s.scene.id, s.role) for s in search_scenes(request))
     assert {r for _, r in expected} == {"fine", "coarse"}
     with BeamTestPipeline() as p:
-        got = p | SearchScenes(request) | beam.Map(lambda s: (s.scene.id, s.role))
+        got = (p | SearchScenes(request))[MAIN] | beam.Map(lambda s: (s.scene.id, s.role))
         assert_that(got, equal_to(expected))
 
 
@@ -85,12 +94,10 @@ def test_assess_scenes_gives_clear_fractions_and_dead_letters_a_missing_qa(
         (s.scene.id, tile_clear_fraction(s.scene, s.tile, 16 if s.role == "coarse" else 8)) for s in items[1:]
     ]
     with BeamTestPipeline() as p:
-        out = p | beam.Create([broken, *items[1:]]) | AssessScenes(coarse_factor=16)
-        fractions = out.observations | beam.Map(lambda ot: (ot[0].scene.id, ot[0].clear_fraction))
+        out = p | beam.Create([broken, *items[1:]]) | AssessScenes({"coarse": 16, "fine": 8})
+        fractions = out[MAIN] | beam.Map(lambda ot: (ot[0].scene.id, ot[0].clear_fraction))
         assert_that(fractions, equal_to(expected), label="fractions")
-        dead = out[DEAD_LETTER] | beam.Map(
-            lambda r: (r["stage"], r["asset"], "missing_QA.TIF" in r["reason"])
-        )
+        dead = out[DEAD_LETTER] | beam.Map(lambda r: (r.stage, r.asset, "missing_QA.TIF" in r.reason))
         assert_that(dead, equal_to([("assess", str(tmp_path / "missing_QA.TIF"), True)]), label="dead")
 
 
@@ -100,12 +107,12 @@ def test_pair_scenes_matches_the_plain_function(pipe_scenes: Path, tmp_path: Pat
     jobs, skips = pair_tile([o for o, _ in obs], request.pairing, (request.start, request.end))
     assert jobs, "the test simulation must give at least one fusion job"
     with BeamTestPipeline() as p:
-        out = p | beam.Create(obs) | PairScenes(request)
-        got = out["jobs"] | beam.Map(lambda jt: (jt[0].date, tuple(pr.fine.scene.id for pr in jt[0].pairs)))
+        out = p | beam.Create(obs) | PlanJobs(request, TASK)
+        got = out[MAIN] | beam.Map(lambda jt: (jt[0].date, tuple(pr.fine.scene.id for pr in jt[0].pairs)))
         assert_that(
             got, equal_to([(j.date, tuple(pr.fine.scene.id for pr in j.pairs)) for j in jobs]), label="jobs"
         )
-        reasons = out[DEAD_LETTER] | beam.Map(lambda r: r["reason"])
+        reasons = out[DEAD_LETTER] | beam.Map(lambda r: r.reason)
         assert_that(reasons, equal_to([s.reason for s in skips]), label="skips")
 
 
@@ -115,23 +122,23 @@ def test_plan_blocks_cuts_halo_blocks_and_skips_existing(pipe_scenes: Path, tmp_
     meta = get_metadata("starfm")
     model_dir = resolve_model("starfm")
     checksum = package_checksum(model_dir)
-    done = product_spec(jobs[0][0], meta, checksum, str(model_dir), dict(meta.parameters))
+    done = _spec(jobs[0][0], meta, checksum, str(model_dir))
     for path in (Path(done.cog_path(request.output)), Path(done.item_path(request.output))):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("finished earlier")
     with BeamTestPipeline() as p:
-        out = p | beam.Create(jobs) | PlanBlocks(request.output, meta, checksum, str(model_dir), 128)
-        shapes = out.blocks | beam.Map(
+        out = p | beam.Create(jobs) | PlanBlocks(request.output, TASK, meta, checksum, str(model_dir), 128)
+        shapes = out[MAIN] | beam.Map(
             lambda b: (b.spec.product_id, b.n_blocks, b.block.read.height, b.block.read.width)
         )
         expected = [
-            (product_spec(j, meta, checksum, str(model_dir), dict(meta.parameters)).product_id, 4, 192, 192)
+            (_spec(j, meta, checksum, str(model_dir)).product_id, 4, 192, 192)
             for j, _ in jobs[1:]
             for _ in range(4)
         ]
         assert_that(shapes, equal_to(expected), label="blocks")
         assert_that(
-            out.existing | beam.Map(lambda r: r["product_id"]), equal_to([done.product_id]), label="existing"
+            out[EXISTING] | beam.Map(lambda r: r.product_id), equal_to([done.product_id]), label="existing"
         )
 
 
@@ -139,7 +146,7 @@ def _block_jobs(request: Any, n: int = 1) -> list[BlockJob]:
     meta = get_metadata(request.model)
     model_dir = resolve_model(request.model)
     job, tile = _jobs(request)[0]
-    spec = product_spec(job, meta, package_checksum(model_dir), str(model_dir), dict(meta.parameters))
+    spec = _spec(job, meta, package_checksum(model_dir), str(model_dir))
     blocks = plan_blocks(*tile.shape, request.block_size, 32, align=16)
     return [BlockJob(job, tile, spec, b, len(blocks)) for b in blocks[:n]]
 
@@ -175,15 +182,13 @@ def test_read_blocks_gives_finite_model_inputs_and_dead_letters_a_truncated_cog(
         )
 
     with BeamTestPipeline() as p:
-        out = p | beam.Create([good, bad]) | ReadBlocks(meta)
-        assert_that(out.blocks | beam.Map(check), equal_to([(7, True, True)]), label="inputs")
-        dead = out[DEAD_LETTER] | beam.Map(lambda r: (r["stage"], r["kind"], r["asset"]))
+        out = p | beam.Create([good, bad]) | ReadBlocks(TASK, meta)
+        assert_that(out[MAIN] | beam.Map(check), equal_to([(7, True, True)]), label="inputs")
+        dead = out[DEAD_LETTER] | beam.Map(lambda r: (r.stage, r.kind, r.asset))
         assert_that(dead, equal_to([("read", "failed", broken_href)]), label="dead")
 
 
 def test_fuse_blocks_runs_the_model_package_through_run_inference(pipe_scenes: Path, tmp_path: Path) -> None:
-    from pipelines.fuse import BlockPayload
-
     request = pipe_request(pipe_scenes, tmp_path / "out")
     meta = get_metadata("starfm")
     payloads = []
@@ -196,9 +201,7 @@ def test_fuse_blocks_runs_the_model_package_through_run_inference(pipe_scenes: P
 
     with BeamTestPipeline() as p:
         out = p | beam.Create(payloads) | FuseBlocks(str(resolve_model("starfm")))
-        assert_that(
-            out["blocks"] | beam.Map(check), equal_to([((6, 128, 128), True, True)] * 2), label="fused"
-        )
+        assert_that(out[MAIN] | beam.Map(check), equal_to([((6, 128, 128), True, True)] * 2), label="fused")
         assert_that(out[DEAD_LETTER], equal_to([]), label="none failed")
 
 
@@ -219,8 +222,8 @@ def test_assemble_products_writes_complete_products_only(pipe_scenes: Path, tmp_
     lost = [BlockFailed(bjs[0].spec.product_id + "-lost", bj.block, bj.n_blocks) for bj in bjs]
     with BeamTestPipeline() as p:
         out = p | beam.Create([*outputs, incomplete, *lost]) | AssembleProducts(request.output)
-        assert_that(out.products | beam.Map(lambda r: r["status"]), equal_to(["written"]), label="written")
-        dead = out[DEAD_LETTER] | beam.Map(lambda r: (r["key"], r["reason"].split(" (")[0]))
+        assert_that(out[MAIN] | beam.Map(lambda r: r.status), equal_to(["written"]), label="written")
+        dead = out[DEAD_LETTER] | beam.Map(lambda r: (r.key, r.reason.split(" (")[0]))
         expected = [
             (other.product_id, "incomplete: 1 of 4 blocks fused, 0 dead-lettered"),
             (bjs[0].spec.product_id + "-lost", "incomplete: 0 of 4 blocks fused, 4 dead-lettered"),
@@ -243,7 +246,7 @@ def test_publish_stac_lists_products_and_rewrites_nothing_unchanged(
     before = catalog.stat().st_mtime_ns
     with BeamTestPipeline() as p:
         written = p | beam.Create([{"product_id": "x"}]) | PublishStac(request.output)
-        assert_that(written, equal_to([[]]))
+        assert_that(written[MAIN], equal_to([[]]))
     assert catalog.stat().st_mtime_ns == before
     assert (
         json.loads(catalog.read_text())["links"][1]["href"]
@@ -353,8 +356,6 @@ def test_truncated_cog_and_all_cloud_target_are_dead_lettered(pipe_scenes: Path,
 
 
 def test_fuse_blocks_dead_letters_a_failing_batch(pipe_scenes: Path, tmp_path: Path) -> None:
-    from pipelines.fuse import BlockPayload
-
     request = pipe_request(pipe_scenes, tmp_path / "out")
     meta = get_metadata("starfm")
     (bj,) = _block_jobs(request, 1)
@@ -366,9 +367,9 @@ def test_fuse_blocks_dead_letters_a_failing_batch(pipe_scenes: Path, tmp_path: P
             | beam.Create([BlockPayload(inputs, bj.spec, bj.tile)])
             | FuseBlocks(str(resolve_model("starfm")))
         )
-        assert_that(out["blocks"], equal_to([]), label="nothing fused")
+        assert_that(out[MAIN], equal_to([]), label="nothing fused")
         dead = out[DEAD_LETTER] | beam.Map(
-            lambda r: (r["stage"], "coarse_t0" in r["reason"], r["key"].endswith("block-0-0"))
+            lambda r: (r.stage, "coarse_t0" in r.reason, r.key.endswith("block-0-0"))
         )
         assert_that(dead, equal_to([("inference", True, True)]), label="dead")
 

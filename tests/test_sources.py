@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from rasterio.enums import Resampling
 
 from fusion.blockio import GridWindow, read_asset
-from fusion.cli import main
 from fusion.errors import BlockReadError, LaunchError, UnknownNameError
 from fusion.rasterio_io import write_cog
 from fusion.sources import SOURCES, check_credentials, earthdata_gdal_options, prepare_href, resolve_source
+from pipelines.cli import main
 from tests.servers.http_range import range_server
 
 PC_HREF = "http://pcstandin.blob.core.windows.net/landsat-c2/x_SR_B4.TIF"

@@ -154,7 +154,7 @@ def test_fusion_search_source_lists_what_the_api_found(loaded: tuple[Any, Path, 
     api, catalog, _ = loaded
     from click.testing import CliRunner
 
-    from fusion.cli import main
+    from pipelines.cli import main
 
     result = CliRunner().invoke(
         main, ["search", "--source", api.url, "--collections", "landsat-c2-l2", "--max-cloud", "50"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fusion.models.starfm import EPSILON, StarfmConfig, starfm
+from fusion.models.classical.starfm import EPSILON, StarfmConfig, starfm
 
 
 def reference_starfm(

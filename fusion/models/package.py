@@ -30,11 +30,9 @@ from fusion.errors import ModelPackageError
 METADATA_FILE = "fusion-model.json"
 SAVED_MODEL_DIR = "saved_model"
 SCHEMA = "eo-fusion/model-package/1"
-#: fine/coarse/valid: spatiotemporal inputs; source: a harmonize input read at its own pixel size;
-#: platform: a one-hot (N, 1, 1, len(bands)) tensor naming the source scene's platform.
-ROLES = ("fine", "coarse", "valid", "source", "platform")
-TIMES = ("t0", "tk1", "tk2")
-TASKS = ("spatiotemporal", "harmonize")
+# Which roles and times an input may have is the task's to say (``FusionTask.check_model``, e.g.
+# fine/coarse/valid at t0/tk1/tk2 for spatiotemporal, source/platform at t0 for harmonize): the
+# pipeline checks a package against its task before it builds anything.
 
 
 @dataclass(frozen=True)
@@ -42,8 +40,8 @@ class TensorSpecJson:
     """One input or output tensor of the serving signature."""
 
     name: str
-    role: str  #: fine | coarse | valid (inputs); fused (output)
-    time: str  #: t0 | tk1 | tk2
+    role: str  #: the task's input role (fine | coarse | valid, source | platform, ...)
+    time: str  #: t0 | tk1 | tk2 | ...
     resolution_ratio: int  #: pixel size / fine pixel size (coarse: 16 for MODIS 480 m on Landsat 30 m)
     bands: tuple[str, ...]  #: common names, or ("valid",) for masks, or platforms (one-hot)
     #: ``source`` inputs only: the native pixel size in metres the pipeline reads them at
@@ -85,14 +83,8 @@ class ModelMetadata:
     schema: str = SCHEMA
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ModelPackageError(f"model {self.name!r}: unknown task {self.task!r}; use one of {TASKS}")
-        for spec in self.inputs:
-            if spec.role not in ROLES or spec.time not in TIMES:
-                raise ModelPackageError(
-                    f"model {self.name!r}: input {spec.name!r} has role {spec.role!r} / time "
-                    f"{spec.time!r}; roles are {ROLES}, times {TIMES}"
-                )
+        if not self.task:
+            raise ModelPackageError(f"model {self.name!r}: metadata names no task")
         lo, hi = self.reference_pairs
         if not 1 <= lo <= hi <= 2:
             raise ModelPackageError(

@@ -1,0 +1,70 @@
+"""The task registry: ``get_task(name)`` is the only place a fusion task is chosen.
+
+Built-in tasks (DESIGN.md §2) live one module each in this package and are imported on first
+use; a plug-in registers its own :class:`~fusion.tasks.base.FusionTask` instance with
+:func:`register_task` (docs/architecture.md, "How to add a task").
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fusion.errors import UnknownNameError
+from fusion.tasks.base import BlockRead, FusionTask, JobLineage, Role
+
+#: Built-in tasks: id -> the module whose ``TASK`` is its instance.
+BUILTIN_TASKS: dict[str, str] = {
+    "spatiotemporal": "fusion.tasks.spatiotemporal",
+    "harmonize": "fusion.tasks.harmonize",
+}
+
+#: The task of a request that names none.
+DEFAULT_TASK = "spatiotemporal"
+
+_registered: dict[str, FusionTask] = {}
+
+
+def register_task(task: FusionTask, *, replace: bool = False) -> FusionTask:
+    """Make ``task`` available to requests and model packages under ``task.name``."""
+    if not replace and task.name in _registered and _registered[task.name] is not task:
+        raise ValueError(f"a task named {task.name!r} is already registered; pass replace=True")
+    _registered[task.name] = task
+    return task
+
+
+def unregister_task(name: str) -> None:
+    """Forget a registered plug-in task (built-in tasks come back on the next lookup)."""
+    _registered.pop(name, None)
+
+
+def list_tasks() -> list[str]:
+    """Ids of every built-in and registered task, sorted."""
+    return sorted({*BUILTIN_TASKS, *_registered})
+
+
+def get_task(name: str) -> FusionTask:
+    """The task ``name``; refuses an unknown one with the list of known tasks."""
+    task = _registered.get(name)
+    if task is not None:
+        return task
+    module = BUILTIN_TASKS.get(name)
+    if module is None:
+        raise UnknownNameError(f"task {name!r}: choose one of {', '.join(list_tasks())}")
+    task = importlib.import_module(module).TASK
+    if not isinstance(task, FusionTask) or task.name != name:
+        raise TypeError(f"{module}.TASK is not the FusionTask {name!r}")
+    return register_task(task)
+
+
+__all__ = [
+    "BUILTIN_TASKS",
+    "DEFAULT_TASK",
+    "BlockRead",
+    "FusionTask",
+    "JobLineage",
+    "Role",
+    "get_task",
+    "list_tasks",
+    "register_task",
+    "unregister_task",
+]

@@ -1,0 +1,201 @@
+"""The task contract (DESIGN.md §4 "Task"): what a fusion task owns, so the pipeline never asks
+which task it runs.
+
+A task is a registered object (:mod:`fusion.tasks`) that knows
+
+* its **input roles** and their default collections (:attr:`FusionTask.roles`), and which
+  roles' scenes define the output grid;
+* the **search window** for a request (:meth:`FusionTask.search_period`) and which roles are
+  searched (targets, e.g. Landsat for scoring a harmonize model, only ``with_targets``);
+* the **QA reduction** per role (:meth:`FusionTask.qa_factors`): how much coarser than the
+  output grid a scene's QA is read to compute its clear fraction on a tile;
+* **job planning** from the assessed observations of one tile (:meth:`FusionTask.jobs`), with a
+  :class:`~fusion.pairing.Skip` and a reason for every date it does not fuse;
+* **block alignment** (:meth:`FusionTask.block_alignment`): block, halo and tile sizes are
+  multiples of it;
+* **reading a block's inputs** by walking the model's declared input specs, each spec's own
+  role, time and bands (:meth:`FusionTask.read_block`);
+* the **input items** of a job for lineage (:meth:`FusionTask.lineage`), and its **metrics**.
+
+Tasks are science: they import nothing of Beam or of the pipelines. The generic stages call
+them with plain records (observations, jobs, tiles, blocks, model metadata).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fusion.blockio import BlockInputs, SceneReadCache
+from fusion.catalog import Scene
+from fusion.errors import ModelPackageError
+from fusion.grid import Block, Tile
+from fusion.models.package import ModelMetadata
+from fusion.pairing import FusionJob, Observation, PairingConfig, Skip
+
+#: The input item of a product, for lineage: (role, item id, item href).
+InputItem = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True)
+class Role:
+    """One kind of input scene of a task."""
+
+    name: str  #: e.g. ``fine``, ``coarse``, ``source``
+    collection: str  #: the default collection id its scenes come from
+    #: its scenes choose the output grid (CRS) and, without an AOI, the output tiles
+    defines_grid: bool = False
+    #: searched only with ``with_targets`` (the observed image a model is trained or scored on)
+    target_only: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class JobLineage:
+    """What a product records of the job it came from."""
+
+    input_items: tuple[InputItem, ...]
+    start_datetime: dt.datetime
+    end_datetime: dt.datetime
+    reference_dates: tuple[dt.date, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlockRead:
+    """The model inputs of one block as a task read them."""
+
+    arrays: dict[str, Any]  #: input name -> (H, W, C) float32 with no NaN (one-hot inputs (1, 1, C))
+    output_valid: Any  #: (H, W) bool on the read window: where the fused output is meaningful
+    bytes_read: int = 0
+    notes: dict[str, float] = field(default_factory=dict)
+
+
+class FusionTask(ABC):
+    """One fusion task (DESIGN.md §2). Subclass it, set the class attributes, implement the
+    abstract methods and :func:`fusion.tasks.register_task` an instance."""
+
+    #: the task id (``FusionRequest.task``, ``fusion-model.json`` ``task``)
+    name: str
+    #: what it does, one line (``fusion tasks``, docs)
+    description: str = ""
+    #: the built-in model a request of this task runs when it names none
+    default_model: str
+    roles: tuple[Role, ...]
+    #: model input roles and times a package of this task may declare
+    input_roles: tuple[str, ...] = ()
+    input_times: tuple[str, ...] = ("t0",)
+    #: scores its evaluation reports (names of :mod:`fusion.metrics`)
+    metrics: tuple[str, ...] = ("rmse", "ssim")
+
+    # ---------------------------------------------------------------- roles and search
+
+    def default_collections(self) -> dict[str, str]:
+        return {r.name: r.collection for r in self.roles}
+
+    def role(self, name: str) -> Role:
+        for r in self.roles:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def searched_roles(self, with_targets: bool = False) -> tuple[Role, ...]:
+        """The roles a search looks for (target-only roles only ``with_targets``)."""
+        return tuple(r for r in self.roles if with_targets or not r.target_only)
+
+    @abstractmethod
+    def search_period(
+        self, start: dt.date, end: dt.date, pairing: PairingConfig, with_targets: bool = False
+    ) -> tuple[dt.date, dt.date]:
+        """The days to search for a request whose target dates are ``start..end``."""
+
+    def qa_factors(self, coarse_ratio: int) -> dict[str, int]:
+        """Per role, how many output pixels one QA pixel covers when assessing clear fractions
+        (a scene's QA is read that much coarser than the output grid)."""
+        return {r.name: 8 for r in self.roles}
+
+    # ---------------------------------------------------------------- jobs
+
+    @abstractmethod
+    def jobs(
+        self,
+        observations: Sequence[Observation],
+        pairing: PairingConfig,
+        period: tuple[dt.date, dt.date] | None = None,
+    ) -> tuple[list[FusionJob], list[Skip]]:
+        """The jobs of one tile and a :class:`Skip` (with a reason) for every date not fused;
+        ``period`` bounds the target dates."""
+
+    @abstractmethod
+    def lineage(self, job: FusionJob, metadata: ModelMetadata) -> JobLineage:
+        """The input items and time span a product of ``job`` records."""
+
+    # ---------------------------------------------------------------- blocks
+
+    def block_alignment(self, metadata: ModelMetadata, output_pixel: float) -> int:
+        """Block, halo and tile sizes must be multiples of this for ``metadata``'s model."""
+        return metadata.coarse_ratio
+
+    @abstractmethod
+    def read_block(
+        self,
+        job: FusionJob,
+        tile: Tile,
+        block: Block,
+        metadata: ModelMetadata,
+        cache: SceneReadCache | None = None,
+    ) -> BlockRead:
+        """Read ``block`` of ``job`` as ``metadata``'s inputs: walk ``metadata.inputs`` and read
+        each spec's own role, time and bands. Raises BlockReadError for a bad asset."""
+
+    def block_inputs(
+        self,
+        job: FusionJob,
+        tile: Tile,
+        block: Block,
+        metadata: ModelMetadata,
+        product_id: str,
+        n_blocks: int,
+        cache: SceneReadCache | None = None,
+    ) -> BlockInputs:
+        """:meth:`read_block` as the pipeline's :class:`~fusion.blockio.BlockInputs`."""
+        got = self.read_block(job, tile, block, metadata, cache)
+        return BlockInputs(
+            product_id=product_id,
+            block=block,
+            n_blocks=n_blocks,
+            arrays=got.arrays,
+            output_valid=got.output_valid,
+            bytes_read=got.bytes_read,
+            notes=got.notes,
+        )
+
+    # ---------------------------------------------------------------- models
+
+    def check_model(self, metadata: ModelMetadata, source: str = "") -> None:
+        """Refuse a package whose inputs use roles or times this task does not read."""
+        where = f" ({source})" if source else ""
+        for spec in metadata.inputs:
+            if spec.role not in self.input_roles or spec.time not in self.input_times:
+                raise ModelPackageError(
+                    f"model {metadata.name!r}{where}: input {spec.name!r} has role {spec.role!r} / time "
+                    f"{spec.time!r}; a {self.name} model's roles are {self.input_roles}, times "
+                    f"{self.input_times}"
+                )
+
+    def describe(self) -> Mapping[str, Any]:
+        return {
+            "task": self.name,
+            "description": self.description,
+            "default_model": self.default_model,
+            "roles": {r.name: r.collection for r in self.roles},
+            "metrics": list(self.metrics),
+        }
+
+
+def lineage_of_target(job: FusionJob, inputs: Sequence[InputItem]) -> JobLineage:
+    """A job's lineage with the time span of its target observation."""
+    scene: Scene = job.target.scene
+    return JobLineage(tuple(inputs), scene.start_datetime, scene.end_datetime)

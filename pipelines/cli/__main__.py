@@ -1,0 +1,6 @@
+"""``python -m pipelines.cli`` = ``fusion``."""
+
+from pipelines.cli import main
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,141 @@
+"""What the ``fusion`` commands share: parameter types, progress and logging, the options
+spelled the same in several commands, and the FusionError -> exit code 2 wrapper."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from fusion.errors import FusionError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+class DateType(click.ParamType[dt.date]):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2023-04-01", param, ctx)
+
+
+class CsvType(click.ParamType[tuple[str, ...]]):
+    name = "A,B,..."
+
+    def __init__(self, choices: tuple[str, ...] | None = None):
+        self.choices = choices
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, ...]:
+        if isinstance(value, tuple):
+            return value
+        items = tuple(v.strip() for v in str(value).split(",") if v.strip())
+        if not items:
+            self.fail("give at least one value", param, ctx)
+        if self.choices is not None:
+            bad = [v for v in items if v not in self.choices]
+            if bad:
+                self.fail(f"{', '.join(bad)} not among {', '.join(self.choices)}", param, ctx)
+        return items
+
+
+DATE = DateType()
+
+
+def exit_on_fusion_error(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn FusionError into a clean one-line message and exit code 2.
+
+    Apply it to a command function, below the click decorators. Other exceptions pass through.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except FusionError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def stderr_progress(quiet: bool) -> Any:
+    start = time.perf_counter()
+
+    def report(message: str) -> None:
+        if not quiet:
+            click.echo(f"[{time.perf_counter() - start:6.1f}s] {message}", err=True)
+
+    return report
+
+
+def setup_logging(quiet: bool) -> None:
+    import logging
+
+    logger = logging.getLogger("eo-fusion")
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.propagate = False  # Beam configures the root logger; do not print twice
+    # Beam's own INFO chatter (runner choice, type-hint notes) hides our progress lines.
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+
+
+# Options spelled, typed and described the same in several commands (the others stay with
+# their command: their help or default differs).
+
+
+def quiet_option(f: FC) -> FC:
+    """-q/--quiet (every command that reports progress)."""
+    return click.option("-q", "--quiet", is_flag=True, help="No progress messages.")(f)
+
+
+def target_period_options(required: bool = False) -> Callable[[FC], FC]:
+    """--start/--end as target dates (run, launch; required: training-set, evaluate simulated)."""
+
+    def apply(f: FC) -> FC:
+        f = click.option("--end", type=DATE, required=required, help="Last target date (inclusive).")(f)
+        return click.option("--start", type=DATE, required=required, help="First target date (inclusive).")(f)
+
+    return apply
+
+
+def stac_api_option(f: FC) -> FC:
+    """--stac-api (run, launch)."""
+    return click.option(
+        "--stac-api", help="Also publish the products to this STAC API (Transactions extension)."
+    )(f)
+
+
+def evaluation_tiling_options(f: FC) -> FC:
+    """--tiles/--tile-size/--block-size of the evaluate subcommands that fuse."""
+    f = click.option("--block-size", type=click.IntRange(16), default=512, show_default=True)(f)
+    f = click.option("--tile-size", type=click.IntRange(16), default=1024, show_default=True)(f)
+    return click.option("--tiles", type=CsvType(), help="Grid tile ids. [every tile]")(f)
+
+
+def report_out_option(f: FC) -> FC:
+    """--out of the evaluate subcommands that fuse."""
+    return click.option(
+        "--out",
+        "out_dir",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Report folder; products go to OUT/products (reused when present).",
+    )(f)

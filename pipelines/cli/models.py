@@ -1,0 +1,43 @@
+"""`fusion models` and `fusion export-model`: the built-in model packages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fusion.errors import ModelPackageError
+from pipelines.cli.common import exit_on_fusion_error
+
+
+@click.command()
+@exit_on_fusion_error
+def models() -> None:
+    """List the built-in model packages."""
+    from fusion.models import TRAINED, get_metadata, list_models
+
+    for name in list_models():
+        try:
+            meta = get_metadata(name)
+        except ModelPackageError:
+            click.echo(f"{name:<12} (not built: {TRAINED.get(name, 'fusion export-model ' + name)})")
+            continue
+        click.echo(f"{name:<12} {meta.version:<7} {meta.task:<15} halo {meta.halo:>3}  {meta.description}")
+
+
+@click.command("export-model")
+@click.argument("name")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the package to (e.g. fusion/models/packages/NAME).",
+)
+@exit_on_fusion_error
+def export_model_cmd(name: str, out_dir: Path) -> None:
+    """Rebuild a built-in classical model package (SavedModel + fusion-model.json)."""
+    from fusion.models import export_model
+
+    path = export_model(name, out_dir)
+    click.echo(f"exported {name} -> {path}")

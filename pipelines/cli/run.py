@@ -1,0 +1,264 @@
+"""`fusion run` (one request on a local Beam runner) and `fusion demo` with its helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fusion.tasks import DEFAULT_TASK, list_tasks
+from pipelines.cli.common import (
+    CsvType,
+    exit_on_fusion_error,
+    quiet_option,
+    setup_logging,
+    stac_api_option,
+    stderr_progress,
+    target_period_options,
+)
+
+#: The demo's simulated area: tile 14N-0040-0376 of the 30 m / 512 px UTM grid (15.36 km,
+#: central Kansas), June to mid-August 2023 - across the simulated flood of 2023-07-12.
+DEMO_TILE = "14N-0040-0376"
+DEMO_SIZE_M = 15_360.0
+DEMO_START = dt.date(2023, 6, 1)
+DEMO_END = dt.date(2023, 8, 15)
+DEMO_MODELS = ("dcstfn", "starfm", "naive")
+
+
+def demo_simulation() -> Any:
+    from fusion.simulate import SimulationConfig
+
+    return SimulationConfig(size_m=DEMO_SIZE_M, start=DEMO_START, end=DEMO_END)
+
+
+DEMO_HARMONIZE_MODELS = ("mgan", "bandpass", "area-average")
+
+
+def demo_harmonize(out: Path, progress: Any) -> None:
+    """`fusion demo --task harmonize` (see its help)."""
+    import dataclasses
+
+    from fusion.simulate import simulate as run_simulation
+    from pipelines.evaluation import run_and_score
+
+    cfg = dataclasses.replace(demo_simulation(), sensors=("landsat", "sentinel-2"))
+    catalog = out / "scenes" / "catalog.json"
+    if catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json():
+        progress(f"reusing the simulated catalog {catalog}")
+    else:
+        result = run_simulation(cfg, out / "scenes", progress=progress)
+        progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
+    summary = run_and_score(
+        str(out / "scenes"),
+        out,
+        DEMO_HARMONIZE_MODELS,
+        DEMO_START,
+        DEMO_END,
+        (DEMO_TILE,),
+        512,
+        256,
+        progress,
+        "Harmonized Sentinel-2 vs observed Landsat (demo), mean over {n} dates",
+        require_cases=False,
+    )
+    for model, text in summary["runs"].items():
+        click.echo(f"{model}: {text}")
+    if summary["cases"]:
+        click.echo((out / "table.md").read_text())
+        click.echo(f"scored dates: {', '.join(c['date'] for c in summary['cases'])}")
+    else:
+        click.echo(
+            "No Sentinel-2 date of the demo period has a clear Landsat scene within a day, so no "
+            "product is scored here; `make evaluate-harmonize` scores April-September 2023."
+        )
+    click.echo(f"products: {out / 'products' / 'catalog.json'}")
+
+
+def demo_request(catalog: str, output: str, model: str) -> Any:
+    """The request `fusion demo` runs per model (also used by benchmarks/remote_demo.py)."""
+    from fusion.request import FusionRequest
+
+    return FusionRequest(
+        catalog=catalog,
+        output=output,
+        start=DEMO_START,
+        end=DEMO_END,
+        model=model,
+        tile_size=512,
+        block_size=256,
+        tiles=(DEMO_TILE,),
+    )
+
+
+@click.command()
+@click.option(
+    "--out",
+    "out_dir",
+    default=Path("demo-output"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo's outputs.",
+)
+@click.option(
+    "--task",
+    type=click.Choice(list_tasks()),
+    default=DEFAULT_TASK,
+    show_default=True,
+    help="harmonize: Sentinel-2 -> Landsat-8-like with the MGAN, the HLS bandpass baseline and raw "
+    "Sentinel-2 (area average), scored against the observed Landsat.",
+)
+@quiet_option
+@exit_on_fusion_error
+def demo(out_dir: Path, task: str, quiet: bool) -> None:
+    """Run the embedded default end to end and score it.
+
+    With --task harmonize: simulates Landsat + Sentinel-2 over the same area and period into
+    OUT/harmonize/scenes, writes a harmonized COG + STAC Item for every clear-enough
+    Sentinel-2 date with each of mgan, bandpass and area-average (OUT/harmonize/products),
+    and prints seed 002's Table IV against the observed Landsat of the Sentinel-2 dates that
+    have one within a day (OUT/harmonize/table.md). The rest of this help is the default task.
+
+    1. Simulates Landsat + MODIS over a 15.36 km area (grid tile 14N-0040-0376, June to
+       mid-August 2023, with a flood on 2023-07-12) into OUT/scenes, a static STAC catalog
+       (reused when it already holds this simulation).
+    2. Runs the fusion pipeline on the DirectRunner with the DCSTFN (trained on this area in
+       2022), STARFM and naive model packages: every MODIS 8-day composite without its own
+       clear Landsat image becomes a fused 30 m product per model in OUT/products (COG +
+       STAC Item, one catalog).
+    3. Prints RMSE and SSIM of every product against the simulated truth of the day the
+       composite observed, the mean per model, and writes them to OUT/scores.md.
+
+    Run reports (dead letters, summaries) go to OUT/reports/MODEL.
+    """
+    from fusion.errors import ConfigError
+    from fusion.models import get_metadata
+
+    setup_logging(quiet)
+    progress = stderr_progress(quiet)
+    out = out_dir.resolve()
+    # Each demo shows the task of the models it runs.
+    demos = {
+        get_metadata(DEMO_MODELS[0]).task: lambda: demo_spatiotemporal(out, progress),
+        get_metadata(DEMO_HARMONIZE_MODELS[0]).task: lambda: demo_harmonize(out / task, progress),
+    }
+    if task not in demos:
+        raise ConfigError(f"task {task!r} has no demo yet; demos exist for {', '.join(sorted(demos))}")
+    demos[task]()
+
+
+def demo_spatiotemporal(out: Path, progress: Any) -> None:
+    """The default `fusion demo` (see its help)."""
+    from fusion.evaluation.simulated import mean_by_model, score_output, score_table
+    from fusion.simulate import simulate as run_simulation
+    from pipelines.run import run_fusion
+
+    cfg = demo_simulation()
+    catalog = out / "scenes" / "catalog.json"
+    if catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json():
+        progress(f"reusing the simulated catalog {catalog}")
+    else:
+        result = run_simulation(cfg, out / "scenes", progress=progress)
+        progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
+    for model in DEMO_MODELS:
+        request = demo_request(str(out / "scenes"), str(out / "products"), model)
+        progress(f"fusing with {model} ...")
+        summary = run_fusion(request, out / "reports" / model)
+        click.echo(f"{model}: {summary.text()}")
+    scores = score_output(out / "products", out / "scenes")
+    table = score_table(scores)
+    means = mean_by_model(scores)
+    (out / "scores.md").write_text(table + "\n")
+    (out / "scores.json").write_text(json.dumps(means, indent=2) + "\n")
+    click.echo("\nScores against the simulated truth (reflectance; SSIM with data range 1):\n")
+    click.echo(table)
+    ranking = sorted(means, key=lambda m: means[m]["rmse"])
+    click.echo(
+        "\nMean RMSE, best first: "
+        + ", ".join(f"{m} {means[m]['rmse']:.4f} (SSIM {means[m]['ssim']:.4f})" for m in ranking)
+    )
+    click.echo(f"products: {out / 'products' / 'catalog.json'}")
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option(
+    "--request",
+    "request_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML or JSON request file; flags below override its fields.",
+)
+@click.option("--catalog", help="Static STAC catalog (folder, catalog.json or its URL) or a STAC API URL.")
+@click.option("--output", help="Output folder (a static STAC catalog of products).")
+@target_period_options()
+@click.option(
+    "--last-days",
+    type=click.IntRange(1),
+    help="Instead of --start/--end: the last N days up to today (UTC), resolved now.",
+)
+@click.option(
+    "--lag-days", type=click.IntRange(0), help="With --last-days: end the period N days before today. [0]"
+)
+@click.option("--aoi", help="Area: 'minx,miny,maxx,maxy' in degrees or a GeoJSON file.")
+@click.option("--tiles", type=CsvType(), help="Grid tile ids to produce, e.g. 14N-0020-0188.")
+@click.option(
+    "--model",
+    help="Built-in model name (`fusion models`) or a model package folder. [starfm; harmonize: bandpass]",
+)
+@stac_api_option
+@click.option(
+    "--task",
+    type=click.Choice(list_tasks()),
+    help="spatiotemporal: MODIS + Landsat pairs -> daily Landsat-like; harmonize: Sentinel-2 -> "
+    "Landsat-8-like on every Sentinel-2 date (needs a harmonize model). [spatiotemporal]",
+)
+@click.option("--fine-collection", help="Fine collection id. [landsat-c2-l2]")
+@click.option("--coarse-collection", help="Coarse collection id. [modis-09A1-061]")
+@click.option("--source-collection", help="harmonize: the Sentinel-2 collection id. [sentinel-2-l2a]")
+@click.option("--epsg", type=int, help="Output UTM EPSG code. [the fine scenes' CRS]")
+@click.option("--tile-size", type=click.IntRange(16), help="Grid tile size in pixels. [1024]")
+@click.option("--block-size", type=click.IntRange(16), help="Block size in pixels. [512]")
+@click.option(
+    "--max-gap-days", type=click.IntRange(1), help="Maximum days between target and reference. [64]"
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the run report goes (dead letters, products, summary). [fusion-reports/<time>]",
+)
+@quiet_option
+@click.pass_context
+@exit_on_fusion_error
+def run(
+    ctx: click.Context, /, request_file: Path | None, report_dir: Path | None, quiet: bool, **fields: Any
+) -> None:
+    """Run the fusion pipeline for one request.
+
+    Arguments after the options (e.g. --runner DirectRunner --direct_num_workers 2) go to
+    Apache Beam unchanged. Prints the run summary; products already present are skipped.
+    """
+    from pipelines.run import run_fusion
+
+    setup_logging(quiet)
+    request = _request_from(request_file, fields)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = report_dir or Path("fusion-reports") / stamp
+    summary = run_fusion(request, report, list(ctx.args))
+    click.echo(summary.text())
+    click.echo(f"report: {report}")
+
+
+def _request_from(request_file: Path | None, fields: dict[str, Any]) -> Any:
+    """A FusionRequest from an optional file plus flags (flags win; a flag period, absolute or
+    relative, replaces the file's). File paths are resolved against the file's folder, flag
+    paths against the cwd."""
+    from fusion.request import FusionRequest, override_fields, request_fields_from_file
+
+    data: dict[str, Any] = request_fields_from_file(request_file) if request_file else {}
+    gap = fields.pop("max_gap_days", None)
+    data = override_fields(data, fields)
+    if gap is not None:
+        data["pairing"] = {**(data.get("pairing") or {}), "max_gap_days": gap}
+    return FusionRequest.from_mapping(data, base=Path.cwd())

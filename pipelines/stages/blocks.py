@@ -1,0 +1,153 @@
+"""PlanBlocks → ReadBlocks: a product spec per job (finished products are skipped), halo
+blocks, and each block's model inputs as the task reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics.metric import Metrics
+from apache_beam.pvalue import PCollection
+
+from fusion.blockio import SceneReadCache
+from fusion.errors import FusionError
+from fusion.grid import Tile, crop_halo, plan_blocks
+from fusion.models.package import ModelMetadata
+from fusion.pairing import FusionJob
+from fusion.publish import product_spec
+from fusion.tasks import FusionTask
+from pipelines.records import (
+    DEAD_LETTER,
+    EMPTY,
+    EXISTING,
+    FAILED_BLOCKS,
+    MAIN,
+    NAMESPACE,
+    BlockFailed,
+    BlockJob,
+    BlockOutput,
+    BlockPayload,
+    ProductRecord,
+    dead_letter,
+)
+from pipelines.stages.common import asset_of, count
+
+
+@dataclass
+class PlanBlocks(beam.PTransform[Any, Any]):
+    """A product spec per job; finished products are skipped; the rest cut into halo blocks."""
+
+    output: str
+    task: FusionTask
+    metadata: ModelMetadata
+    checksum: str
+    model_href: str
+    block_size: int
+    #: block sizes and halos are multiples of this (the task's block alignment for the model)
+    align: int = 0
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        if not self.align:
+            self.align = self.metadata.coarse_ratio
+        if self.block_size % self.align:
+            raise ValueError(
+                f"block_size {self.block_size} must be a multiple of {self.align} for model "
+                f"{self.metadata.name!r} (its coarse ratio or source pixel sizes)"
+            )
+
+    def expand(self, jobs: PCollection) -> dict[str, PCollection]:
+        ratio = self.align
+        halo = -(-self.metadata.halo // ratio) * ratio
+        output, task, metadata, checksum, href, size = (
+            self.output,
+            self.task,
+            self.metadata,
+            self.checksum,
+            self.model_href,
+            self.block_size,
+        )
+
+        def plan(element: tuple[FusionJob, Tile]) -> Iterator[Any]:
+            job, tile = element
+            spec = product_spec(
+                job, metadata, checksum, href, dict(metadata.parameters), task.lineage(job, metadata)
+            )
+            if spec.exists(output):
+                count("products_existing")
+                yield beam.pvalue.TaggedOutput(EXISTING, ProductRecord(spec.product_id, "exists"))
+                return
+            blocks = plan_blocks(*tile.shape, size, halo, align=ratio)
+            count("blocks_planned", len(blocks))
+            for block in blocks:
+                yield BlockJob(job, tile, spec, block, len(blocks))
+
+        out = jobs | "PlanBlocks" >> beam.FlatMap(plan).with_outputs(EXISTING, main=MAIN)
+        return {MAIN: out[MAIN], EXISTING: out[EXISTING]}
+
+
+class _ReadDoFn(beam.DoFn):
+    def __init__(self, task: FusionTask, metadata: ModelMetadata) -> None:
+        self.task = task
+        self.metadata = metadata
+        self.bytes_read = Metrics.distribution(NAMESPACE, "block_bytes_read")
+        self.cache: SceneReadCache | None = None
+
+    def setup(self) -> None:
+        # Per DoFn instance (one per worker thread): what one block read, the next may reuse.
+        self.cache = SceneReadCache()
+
+    def process(self, bj: BlockJob) -> Iterator[Any]:
+        try:
+            inputs = self.task.block_inputs(
+                bj.job, bj.tile, bj.block, self.metadata, bj.spec.product_id, bj.n_blocks, self.cache
+            )
+        except FusionError as exc:
+            count("blocks_dead_lettered")
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER, dead_letter("read", str(exc), key=bj.key, asset=asset_of(exc))
+            )
+            yield beam.pvalue.TaggedOutput(
+                FAILED_BLOCKS, BlockFailed(bj.spec.product_id, bj.block, bj.n_blocks)
+            )
+            return
+        count("blocks_read")
+        self.bytes_read.update(inputs.bytes_read)
+        core = crop_halo(inputs.output_valid, bj.block)
+        if not core.any():
+            # Nothing to fuse here (target cloud/fill or no usable reference): the block is
+            # nodata in the product, recorded so the summary says why.
+            count("blocks_empty")
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER,
+                dead_letter(
+                    "read",
+                    "no usable pixels in block (target all cloud/fill or no clear reference); "
+                    "written as nodata",
+                    key=bj.key,
+                    asset=bj.job.target.scene.qa_href,
+                    kind="skipped",
+                ),
+            )
+            yield beam.pvalue.TaggedOutput(EMPTY, BlockOutput.empty(bj.spec, bj.tile, bj.block, bj.n_blocks))
+            return
+        yield BlockPayload(inputs, bj.spec, bj.tile)
+
+
+@dataclass
+class ReadBlocks(beam.PTransform[Any, Any]):
+    """Each block's model inputs, read by the task along the model's input specs."""
+
+    task: FusionTask
+    metadata: ModelMetadata
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def expand(self, blocks: PCollection) -> dict[str, PCollection]:
+        out = blocks | "Read" >> beam.ParDo(_ReadDoFn(self.task, self.metadata)).with_outputs(
+            DEAD_LETTER, FAILED_BLOCKS, EMPTY, main=MAIN
+        )
+        return {tag: out[tag] for tag in (MAIN, DEAD_LETTER, FAILED_BLOCKS, EMPTY)}
