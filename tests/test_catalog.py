@@ -20,6 +20,7 @@ from fusion.simulate import SimulationConfig, SimulationResult
 from tests.helpers import broken_links_and_assets, stac_validate_recursive
 
 
+@pytest.mark.slow
 def test_stac_validator_recursive_accepts_catalog(small_catalog: Path, tmp_path: Path) -> None:
     rc, results, output = stac_validate_recursive(small_catalog, tmp_path)
     n_items = len(list(iter_item_files(small_catalog.parent)))

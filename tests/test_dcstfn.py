@@ -113,6 +113,7 @@ def trainset(clear_scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return out
 
 
+@pytest.mark.slow
 def test_training_set_pipeline_splits_by_date_and_area_without_leaks(trainset: Path) -> None:
     manifest = json.loads((trainset / "manifest.json").read_text())
     assert len(manifest["dates"]["train"]) >= 2, manifest
@@ -133,6 +134,7 @@ def test_training_set_pipeline_splits_by_date_and_area_without_leaks(trainset: P
     assert manifest["dead_letters"] == 0
 
 
+@pytest.mark.slow
 def test_truth_labelled_training_set_has_the_pipelines_gaps_and_the_simulated_truth_as_label(
     clear_scenes: Path, trainset: Path, tmp_path: Path
 ) -> None:
@@ -208,6 +210,7 @@ def test_training_set_refuses_a_split_narrower_than_a_patch(pipe_scenes: Path, t
         run_trainset(pipe_request(pipe_scenes, tmp_path, tile_size=256), spec, tmp_path)
 
 
+@pytest.mark.slow
 def test_trainer_exports_a_package_whose_signature_matches_its_metadata(
     trainset: Path, tmp_path: Path
 ) -> None:
@@ -241,6 +244,7 @@ def test_trainer_exports_a_package_whose_signature_matches_its_metadata(
     assert len(r2.models) == 6 and all(m.output_shape[-1] == 1 for m in r2.models)
 
 
+@pytest.mark.slow
 def test_naive_residual_package_exports_and_reloads_for_fine_tuning(trainset: Path, tmp_path: Path) -> None:
     from fusion.models.dcstfn.export import export_dcstfn, load_networks
     from fusion.models.dcstfn.trainer import TrainConfig, predict_normalized, train_dcstfn
@@ -264,6 +268,7 @@ def test_naive_residual_package_exports_and_reloads_for_fine_tuning(trainset: Pa
     np.testing.assert_allclose(served, direct, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_band_scaled_calibrated_two_pair_package_averages_the_network_over_usable_pairs(
     trainset: Path, tmp_path: Path
 ) -> None:
@@ -390,6 +395,7 @@ def test_shipped_dcstfn_package_loads_and_says_how_it_was_trained() -> None:
         export_model("dcstfn", Path("unused"))
 
 
+@pytest.mark.slow
 def test_pipeline_runs_end_to_end_with_the_dcstfn_package(pipe_scenes: Path, tmp_path: Path) -> None:
     from pipelines.run import run_fusion
 

@@ -24,6 +24,7 @@ from fusion.grid import (
 sizes = st.integers(min_value=1, max_value=300)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(h=sizes, w=sizes, block=st.integers(1, 128), halo=st.integers(0, 40), clip=st.booleans())
 def test_blocks_cover_every_pixel_exactly_once(h: int, w: int, block: int, halo: int, clip: bool) -> None:
@@ -34,6 +35,7 @@ def test_blocks_cover_every_pixel_exactly_once(h: int, w: int, block: int, halo:
     assert (count == 1).all()
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(h=sizes, w=sizes, block=st.integers(1, 96), halo=st.integers(0, 32), clip=st.booleans())
 def test_halo_crops_back_to_the_core(h: int, w: int, block: int, halo: int, clip: bool) -> None:

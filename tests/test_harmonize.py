@@ -261,6 +261,7 @@ def _harmonize_request(scenes: Path, output: Path, **overrides: object) -> objec
     return pipe_request(scenes, output, **{**fields, **overrides})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["bandpass", "mgan"])
 def test_pipeline_harmonizes_every_clear_sentinel2_date(
     small_sim: SimulationResult, tmp_path: Path, model: str
@@ -332,6 +333,7 @@ def pair_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_train_mgan_exports_a_package_the_pipeline_runs(pair_scenes: Path, tmp_path: Path) -> None:
     from fusion.models.mgan.export import export_mgan
     from fusion.models.mgan.trainer import MganTrainConfig, train_mgan
@@ -378,6 +380,7 @@ def test_train_mgan_exports_a_package_the_pipeline_runs(pair_scenes: Path, tmp_p
     assert not [r for r in summary.dead_letters if r["kind"] == "failed"], summary.text()
 
 
+@pytest.mark.slow
 def test_a_corrupt_sentinel2_band_dead_letters_its_product_only(
     small_sim: SimulationResult, tmp_path: Path
 ) -> None:
@@ -419,6 +422,7 @@ def test_band_normalization_saturates_at_percentiles_only_when_asked() -> None:
     assert BandNormalization.from_json(keep.as_json()) == keep
 
 
+@pytest.mark.slow
 def test_evaluate_harmonize_scores_products_against_same_day_landsat(
     pair_scenes: Path, tmp_path: Path
 ) -> None:

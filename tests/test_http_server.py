@@ -54,6 +54,7 @@ def test_gdal_reads_a_cog_over_http_through_429s(tmp_path: Path) -> None:
         assert srv.requests["/x.tif"] >= 3  # two refusals, then real reads
 
 
+@pytest.mark.slow
 def test_truncated_and_stalled_cogs_fail_the_read_naming_the_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

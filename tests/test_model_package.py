@@ -48,6 +48,7 @@ def test_registry_is_complete_and_every_builtin_loads() -> None:
         assert np.isfinite(out).all()
 
 
+@pytest.mark.slow
 def test_shipped_packages_behave_like_a_fresh_export(tmp_path: Path) -> None:
     """The committed exported packages are what `fusion export-model` builds from the current
     code (trained ones are checked in test_dcstfn.py)."""

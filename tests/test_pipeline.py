@@ -40,7 +40,6 @@ from pipelines.stages.scenes import AssessScenes, PlanJobs, SearchScenes
 from tests.helpers import broken_links_and_assets, is_valid_cog, stac_validate_recursive
 from tests.pipeline_fixtures import pipe_request
 
-pytestmark = pytest.mark.slow
 TASK = get_task("spatiotemporal")
 
 
@@ -188,6 +187,7 @@ def test_read_blocks_gives_finite_model_inputs_and_dead_letters_a_truncated_cog(
         assert_that(dead, equal_to([("read", "failed", broken_href)]), label="dead")
 
 
+@pytest.mark.slow
 def test_fuse_blocks_runs_the_model_package_through_run_inference(pipe_scenes: Path, tmp_path: Path) -> None:
     request = pipe_request(pipe_scenes, tmp_path / "out")
     meta = get_metadata("starfm")
@@ -265,6 +265,7 @@ def starfm_run(pipe_scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     return request, summary, root
 
 
+@pytest.mark.slow
 def test_run_writes_valid_cogs_and_a_valid_self_contained_catalog(starfm_run: Any, tmp_path: Path) -> None:
     request, summary, _ = starfm_run
     assert summary.written, summary.text()
@@ -306,6 +307,7 @@ def test_second_run_writes_nothing_and_reports_existing(starfm_run: Any) -> None
     assert f"skipped as existing: {len(first.written)}" in again.text()
 
 
+@pytest.mark.slow
 def test_same_request_gives_same_paths_and_pixels(starfm_run: Any, tmp_path: Path) -> None:
     request, _, _ = starfm_run
     from dataclasses import replace
@@ -320,6 +322,7 @@ def test_same_request_gives_same_paths_and_pixels(starfm_run: Any, tmp_path: Pat
             assert np.array_equal(x.read(), y.read())
 
 
+@pytest.mark.slow
 def test_truncated_cog_and_all_cloud_target_are_dead_lettered(pipe_scenes: Path, tmp_path: Path) -> None:
     scenes = tmp_path / "scenes"
     shutil.copytree(pipe_scenes, scenes)

@@ -55,6 +55,7 @@ def test_every_raster_is_a_valid_cog(small_sim: SimulationResult) -> None:
     assert "is a valid cloud optimized GeoTIFF" in out.stdout
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_outputs(small_sim: SimulationResult, tmp_path: Path) -> None:
     from tests.conftest import SMALL
 

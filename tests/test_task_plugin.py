@@ -39,8 +39,6 @@ from pipelines.run import run_fusion
 from tests.helpers import is_valid_cog, stac_validate_recursive
 from tests.pipeline_fixtures import PIPE_TILE
 
-pytestmark = pytest.mark.slow
-
 BANDS = ("red", "green", "blue")
 
 
