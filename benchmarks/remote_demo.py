@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
 import time
@@ -22,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fusion import storage  # noqa: E402
-from fusion.simulate import simulate  # noqa: E402
-from pipelines.cli.run import demo_request, demo_simulation  # noqa: E402
+from pipelines.cli.run import demo_request, demo_simulation, simulate_once  # noqa: E402
 from pipelines.run import run_fusion  # noqa: E402
 from tests.servers.gcs import gcs_emulator  # noqa: E402
 from tests.servers.http_range import range_server  # noqa: E402
@@ -44,10 +42,7 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="eo-fusion-remote-demo-"))
     scenes = work / "scenes"
     cfg = demo_simulation()
-    catalog = scenes / "catalog.json"
-    reuse = catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json()
-    if not reuse:
-        simulate(cfg, scenes)
+    simulate_once(cfg, scenes, lambda message: None)
     local = demo_request(str(scenes), str(work / "local-products"), args.model)
     t0 = time.perf_counter()
     local_summary = run_fusion(local, work / "report-local")

@@ -7,8 +7,9 @@ each target the nearest pair before and the nearest pair after, each within ``ma
 are chosen (or just the nearest one when ``max_pairs`` is 1). Every coarse observation that is
 not fused gets a :class:`Skip` with a reason a person can act on.
 
-Pure functions on small records: the Beam transform ``PairScenes`` groups observations per
-tile and calls :func:`pair_tile`.
+Pure functions on small records: the spatiotemporal task (:mod:`fusion.tasks.spatiotemporal`)
+plans its jobs with :func:`pair_tile`, on the observations the pipeline's ``PlanJobs`` groups
+per tile.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def build_pipeline(
 
     scenes = pipeline | "SearchScenes" >> SearchScenes(request)
     assessed = scenes[MAIN] | "AssessScenes" >> AssessScenes(task.qa_factors(metadata.coarse_ratio))
-    planned_jobs = assessed[MAIN] | "PlanJobs" >> PlanJobs(request, task)
+    planned_jobs = assessed[MAIN] | "PlanJobs" >> PlanJobs(request)
     planned = planned_jobs[MAIN] | "PlanBlocks" >> PlanBlocks(
         request.output, task, metadata, checksum, str(model_dir), request.block_size, align
     )

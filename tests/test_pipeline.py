@@ -106,7 +106,7 @@ def test_pair_scenes_matches_the_plain_function(pipe_scenes: Path, tmp_path: Pat
     jobs, skips = pair_tile([o for o, _ in obs], request.pairing, (request.start, request.end))
     assert jobs, "the test simulation must give at least one fusion job"
     with BeamTestPipeline() as p:
-        out = p | beam.Create(obs) | PlanJobs(request, TASK)
+        out = p | beam.Create(obs) | PlanJobs(request)
         got = out[MAIN] | beam.Map(lambda jt: (jt[0].date, tuple(pr.fine.scene.id for pr in jt[0].pairs)))
         assert_that(
             got, equal_to([(j.date, tuple(pr.fine.scene.id for pr in j.pairs)) for j in jobs]), label="jobs"

@@ -33,11 +33,12 @@ from fusion.metrics import Scores, evaluate
 from fusion.publish import from_int16
 from fusion.request import FusionRequest
 from fusion.tasks.harmonize import NAME, OUTPUT_BANDS, tile_pairs
+from fusion.tasks.harmonize import TASK as HARMONIZE
 
 #: The task these scores are for.
 TASK = NAME
 
-METRICS = ("sam", "ergas", "rmse", "uiqi", "psnr")
+METRICS = HARMONIZE.metrics
 LABELS = {"sam": "SAM (°)", "ergas": "ERGAS", "rmse": "RMSE", "uiqi": "UIQI", "psnr": "PSNR (dB)"}
 #: Seed 002 Table IV names the bands by Landsat-8 band number.
 BAND_NUMBERS = {"blue": 2, "green": 3, "red": 4, "nir08": 5, "swir16": 6, "swir22": 7}

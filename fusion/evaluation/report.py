@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from fusion.metrics import Scores, evaluate
+from fusion.tasks.spatiotemporal import TASK as SPATIOTEMPORAL
 
-TABLE_METRICS = ("rmse", "r2", "kge", "ssim")
+TABLE_METRICS = SPATIOTEMPORAL.metrics
 LABELS = {"rmse": "RMSE", "r2": "R²", "kge": "KGE", "ssim": "SSIM"}
 F32 = npt.NDArray[np.float32]
 

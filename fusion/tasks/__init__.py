@@ -8,18 +8,36 @@ use; a plug-in registers its own :class:`~fusion.tasks.base.FusionTask` instance
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
 from fusion.errors import UnknownNameError
-from fusion.tasks.base import BlockRead, FusionTask, JobLineage, Role
 
+if TYPE_CHECKING:
+    from fusion.tasks.base import BlockRead, FusionTask, JobLineage, Role
+
+#: Ids of the built-in tasks (DESIGN.md §2).
+SPATIOTEMPORAL = "spatiotemporal"
+HARMONIZE = "harmonize"
 #: Built-in tasks: id -> the module whose ``TASK`` is its instance.
 BUILTIN_TASKS: dict[str, str] = {
-    "spatiotemporal": "fusion.tasks.spatiotemporal",
-    "harmonize": "fusion.tasks.harmonize",
+    SPATIOTEMPORAL: "fusion.tasks.spatiotemporal",
+    HARMONIZE: "fusion.tasks.harmonize",
 }
 
 #: The task of a request that names none.
-DEFAULT_TASK = "spatiotemporal"
+DEFAULT_TASK = SPATIOTEMPORAL
+#: The contract's names, imported on first use: fusion.tasks.base reads rasters (rasterio,
+#: pystac, shapely), and the task ids and lookups above are all the CLI needs at start-up.
+_CONTRACT = ("BlockRead", "FusionTask", "JobLineage", "Role")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CONTRACT:
+        from fusion.tasks import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _registered: dict[str, FusionTask] = {}
 
@@ -50,6 +68,8 @@ def get_task(name: str) -> FusionTask:
     module = BUILTIN_TASKS.get(name)
     if module is None:
         raise UnknownNameError(f"task {name!r}: choose one of {', '.join(list_tasks())}")
+    from fusion.tasks.base import FusionTask
+
     task = importlib.import_module(module).TASK
     if not isinstance(task, FusionTask) or task.name != name:
         raise TypeError(f"{module}.TASK is not the FusionTask {name!r}")
@@ -59,6 +79,8 @@ def get_task(name: str) -> FusionTask:
 __all__ = [
     "BUILTIN_TASKS",
     "DEFAULT_TASK",
+    "HARMONIZE",
+    "SPATIOTEMPORAL",
     "BlockRead",
     "FusionTask",
     "JobLineage",

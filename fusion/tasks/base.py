@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from fusion.blockio import BlockInputs, SceneReadCache
-from fusion.catalog import Scene
+from fusion.blockio import BlockInputs, BoolArray, FloatArray, SceneReadCache
 from fusion.errors import ModelPackageError
 from fusion.grid import Block, Tile
 from fusion.models.package import ModelMetadata
@@ -67,8 +65,8 @@ class JobLineage:
 class BlockRead:
     """The model inputs of one block as a task read them."""
 
-    arrays: dict[str, Any]  #: input name -> (H, W, C) float32 with no NaN (one-hot inputs (1, 1, C))
-    output_valid: Any  #: (H, W) bool on the read window: where the fused output is meaningful
+    arrays: dict[str, FloatArray]  #: input name -> (H, W, C) float32, no NaN (one-hot inputs (1, 1, C))
+    output_valid: BoolArray  #: (H, W) on the read window: where the fused output is meaningful
     bytes_read: int = 0
     notes: dict[str, float] = field(default_factory=dict)
 
@@ -79,7 +77,7 @@ class FusionTask(ABC):
 
     #: the task id (``FusionRequest.task``, ``fusion-model.json`` ``task``)
     name: str
-    #: what it does, one line (``fusion tasks``, docs)
+    #: what it does, one line
     description: str = ""
     #: the built-in model a request of this task runs when it names none
     default_model: str
@@ -87,19 +85,13 @@ class FusionTask(ABC):
     #: model input roles and times a package of this task may declare
     input_roles: tuple[str, ...] = ()
     input_times: tuple[str, ...] = ("t0",)
-    #: scores its evaluation reports (names of :mod:`fusion.metrics`)
+    #: the scores its evaluations and trainers report (names of :mod:`fusion.metrics`), in table order
     metrics: tuple[str, ...] = ("rmse", "ssim")
 
     # ---------------------------------------------------------------- roles and search
 
     def default_collections(self) -> dict[str, str]:
         return {r.name: r.collection for r in self.roles}
-
-    def role(self, name: str) -> Role:
-        for r in self.roles:
-            if r.name == name:
-                return r
-        raise KeyError(name)
 
     def searched_roles(self, with_targets: bool = False) -> tuple[Role, ...]:
         """The roles a search looks for (target-only roles only ``with_targets``)."""
@@ -184,18 +176,3 @@ class FusionTask(ABC):
                     f"{spec.time!r}; a {self.name} model's roles are {self.input_roles}, times "
                     f"{self.input_times}"
                 )
-
-    def describe(self) -> Mapping[str, Any]:
-        return {
-            "task": self.name,
-            "description": self.description,
-            "default_model": self.default_model,
-            "roles": {r.name: r.collection for r in self.roles},
-            "metrics": list(self.metrics),
-        }
-
-
-def lineage_of_target(job: FusionJob, inputs: Sequence[InputItem]) -> JobLineage:
-    """A job's lineage with the time span of its target observation."""
-    scene: Scene = job.target.scene
-    return JobLineage(tuple(inputs), scene.start_datetime, scene.end_datetime)

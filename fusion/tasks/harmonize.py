@@ -18,7 +18,6 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,9 +30,11 @@ from fusion.errors import BlockReadError, ConfigError, FusionError
 from fusion.grid import Block, Tile, Window
 from fusion.models.package import ModelMetadata, TensorSpecJson
 from fusion.pairing import FusionJob, Observation, PairingConfig, Skip
+from fusion.request import FusionRequest, search_scenes
+from fusion.tasks import HARMONIZE
 from fusion.tasks.base import BlockRead, FusionTask, JobLineage, Role
 
-NAME = "harmonize"
+NAME = HARMONIZE
 
 #: Sentinel-2 inputs (STAC common names of the sentinel-2-l2a collection) by native pixel size.
 SOURCE_10M: tuple[str, ...] = ("blue", "green", "red", "nir")  # B02 B03 B04 B08
@@ -246,12 +247,10 @@ def same_day_pairs(
 
 
 def tile_pairs(
-    request: Any, min_clear: float, report: Callable[[str], None]
+    request: FusionRequest, min_clear: float, report: Callable[[str], None]
 ) -> list[tuple[Tile, HarmonizePair]]:
     """Every ±1-day Sentinel-2 / Landsat pair of a harmonize request's tiles and period, by
     tile and date; a scene whose QA cannot be read is reported and left out."""
-    from fusion.request import search_scenes
-
     tiles: dict[str, Tile] = {}
     observations: dict[str, list[Observation]] = {}
     for item in search_scenes(request, with_targets=True):
@@ -285,7 +284,7 @@ class HarmonizeTask(FusionTask):
     )
     input_roles = ("source", "platform")
     input_times = ("t0",)
-    metrics = ("rmse", "sam", "ergas", "ssim")
+    metrics = ("sam", "ergas", "rmse", "uiqi", "psnr")  # seed 002 Table IV
 
     def search_period(
         self, start: dt.date, end: dt.date, pairing: PairingConfig, with_targets: bool = False

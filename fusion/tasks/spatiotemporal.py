@@ -33,9 +33,10 @@ from fusion.errors import ModelPackageError
 from fusion.grid import Block, Tile
 from fusion.models.package import ModelMetadata, TensorSpecJson
 from fusion.pairing import FusionJob, Observation, PairingConfig, Skip, pair_tile
+from fusion.tasks import SPATIOTEMPORAL
 from fusion.tasks.base import BlockRead, FusionTask, InputItem, JobLineage, Role
 
-NAME = "spatiotemporal"
+NAME = SPATIOTEMPORAL
 
 
 class SpatiotemporalTask(FusionTask):
@@ -48,7 +49,7 @@ class SpatiotemporalTask(FusionTask):
     )
     input_roles = ("fine", "coarse", "valid")
     input_times = ("t0", "tk1", "tk2")
-    metrics = ("rmse", "r2", "kge", "ssim")
+    metrics = ("rmse", "r2", "kge", "ssim")  # seed 001 Tables 1-3
 
     def search_period(
         self, start: dt.date, end: dt.date, pairing: PairingConfig, with_targets: bool = False

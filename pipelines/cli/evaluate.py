@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from fusion.errors import ConfigError
-from fusion.evaluation.harmonize import TASK as HARMONIZE
+from fusion.tasks import HARMONIZE
 from pipelines.cli.common import (
     DATE,
     CsvType,

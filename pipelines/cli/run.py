@@ -38,20 +38,26 @@ def demo_simulation() -> Any:
 DEMO_HARMONIZE_MODELS = ("mgan", "bandpass", "area-average")
 
 
+def simulate_once(cfg: Any, folder: Path, progress: Any) -> None:
+    """Simulate ``cfg`` into ``folder``, unless its catalog already holds this simulation."""
+    from fusion.simulate import simulate
+
+    catalog = folder / "catalog.json"
+    if catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json():
+        progress(f"reusing the simulated catalog {catalog}")
+    else:
+        result = simulate(cfg, folder, progress=progress)
+        progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
+
+
 def demo_harmonize(out: Path, progress: Any) -> None:
     """`fusion demo --task harmonize` (see its help)."""
     import dataclasses
 
-    from fusion.simulate import simulate as run_simulation
     from pipelines.evaluation import run_and_score
 
     cfg = dataclasses.replace(demo_simulation(), sensors=("landsat", "sentinel-2"))
-    catalog = out / "scenes" / "catalog.json"
-    if catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json():
-        progress(f"reusing the simulated catalog {catalog}")
-    else:
-        result = run_simulation(cfg, out / "scenes", progress=progress)
-        progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
+    simulate_once(cfg, out / "scenes", progress)
     summary = run_and_score(
         str(out / "scenes"),
         out,
@@ -153,16 +159,10 @@ def demo(out_dir: Path, task: str, quiet: bool) -> None:
 def demo_spatiotemporal(out: Path, progress: Any) -> None:
     """The default `fusion demo` (see its help)."""
     from fusion.evaluation.simulated import mean_by_model, score_output, score_table
-    from fusion.simulate import simulate as run_simulation
     from pipelines.run import run_fusion
 
     cfg = demo_simulation()
-    catalog = out / "scenes" / "catalog.json"
-    if catalog.exists() and json.loads(catalog.read_text()).get("eo-fusion:simulation") == cfg.to_json():
-        progress(f"reusing the simulated catalog {catalog}")
-    else:
-        result = run_simulation(cfg, out / "scenes", progress=progress)
-        progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
+    simulate_once(cfg, out / "scenes", progress)
     for model in DEMO_MODELS:
         request = demo_request(str(out / "scenes"), str(out / "products"), model)
         progress(f"fusing with {model} ...")

@@ -20,7 +20,6 @@ from fusion.errors import FusionError
 from fusion.grid import Tile
 from fusion.pairing import Observation, Skip
 from fusion.request import FusionRequest, SceneOnTile, search_scenes
-from fusion.tasks import FusionTask
 from pipelines.records import DEAD_LETTER, MAIN, dead_letter
 from pipelines.stages.common import asset_of, count
 
@@ -95,12 +94,11 @@ class PlanJobs(beam.PTransform[Any, Any]):
 
     Elements carry their acquisition time as event time; the run's search interval is one
     fixed window (a scheduled run processes one window), so a tile's group holds every
-    observation a job may use. Every date the task does not fuse becomes a ``skipped``
-    dead letter with its reason.
+    observation a job may use. Every date the request's task does not fuse becomes a
+    ``skipped`` dead letter with its reason.
     """
 
     request: FusionRequest
-    task: FusionTask
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -111,7 +109,7 @@ class PlanJobs(beam.PTransform[Any, Any]):
         span = (search.end - search.start).total_seconds() + 1
         period = (self.request.start, self.request.end)
         config = self.request.pairing
-        task = self.task
+        task = self.request.fusion_task
 
         def plan(element: tuple[str, Iterable[tuple[Observation, Tile]]]) -> Iterator[Any]:
             _tile_id, group = element

@@ -27,12 +27,13 @@ import numpy.typing as npt
 from fusion.errors import ConfigError
 from fusion.metrics import evaluate
 from fusion.models.dcstfn.network import DcstfnConfig, build_dcstfn, layer_by_name
+from fusion.tasks.spatiotemporal import TASK as SPATIOTEMPORAL
 from fusion.training.budget import keras_time_budget
 from fusion.training.dataset import TrainingSet
 from fusion.training.normalization import Normalization, normalization_of
 
 VARIANTS = ("multi-band", "per-band")
-SCORE_METRICS = ("rmse", "r2", "kge", "ssim")
+SCORE_METRICS = SPATIOTEMPORAL.metrics
 
 
 @dataclass(frozen=True)

@@ -52,12 +52,13 @@ from fusion.models.mgan.network import (
 )
 from fusion.request import FusionRequest
 from fusion.tasks.harmonize import NAME, OUTPUT_BANDS, PLATFORMS
+from fusion.tasks.harmonize import TASK as HARMONIZE
 from fusion.training.budget import TimeBudget
 
 #: The task the MGAN serves.
 TASK = NAME
 
-SCORE_METRICS = ("sam", "ergas", "rmse", "uiqi", "psnr")
+SCORE_METRICS = HARMONIZE.metrics
 
 
 @dataclass(frozen=True)
