@@ -10,7 +10,8 @@ CHECKOV_VENV ?= .venv-checkov
 # The STAC API server the integration tests start (stac-fastapi-pgstac, pypgstac): own venv too.
 STACAPI_VENV ?= .venv-stacapi
 
-.PHONY: install demo demo-harmonize test lint clean dcstfn-package mgan-package evaluate evaluate-harmonize
+.PHONY: install demo demo-harmonize test lint clean dcstfn-package mgan-package evaluate evaluate-harmonize \
+	template-metadata
 
 install: $(VENV)/.installed
 
@@ -91,6 +92,11 @@ evaluate: demo
 	$(BIN)/fusion evaluate simulated --simulation demo-output/scenes --start 2023-06-01 --end 2023-08-15 \
 		--tiles 14N-0040-0376 --tile-size 512 --block-size 256 --out evaluation/simulated
 	$(BIN)/fusion evaluate real --dataset gwydir_flood --out evaluation/gwydir_flood
+
+# The Flex Template parameters, generated from the request options (fusion/request_options.py);
+# tests/test_request_options.py fails until the file is regenerated after a change there.
+template-metadata: install
+	$(BIN)/python -m pipelines.options infra/metadata.json
 
 lint: install
 	$(BIN)/ruff check fusion pipelines tests benchmarks

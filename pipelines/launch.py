@@ -16,7 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from fusion.errors import ConfigError, LaunchError
 from fusion.request import FusionRequest
-from pipelines.options import DataflowSettings, FusionOptions, request_from_options
+from pipelines.options import DataflowSettings, FusionOptions, fusion_options, request_from_options
 from pipelines.run import report_location, run
 
 DATAFLOW_API = "https://dataflow.googleapis.com/v1b3"
@@ -44,20 +44,21 @@ class LaunchPlan:
 
 
 def template_parameters(fields: dict[str, Any]) -> dict[str, str]:
-    """FusionOptions flags (``name -> value``) as Flex Template parameter strings."""
-    known = set(fusion_option_names())
+    """FusionOptions values (``name -> value``, None = not given) as Flex Template parameter
+    strings, each written by its option so the launcher parses it back to the same value."""
+    options = {o.name: o for o in fusion_options()}
     out: dict[str, str] = {}
     for key, value in fields.items():
         if value is None:
             continue
-        if key not in known:
-            raise ConfigError(f"{key!r} is not a template parameter; known are {sorted(known)}")
-        out[key] = ",".join(value) if isinstance(value, list | tuple) else str(value)
+        if key not in options:
+            raise ConfigError(f"{key!r} is not a template parameter; known are {sorted(options)}")
+        out[key] = options[key].format(value)
     return out
 
 
 def fusion_option_names() -> list[str]:
-    """Names of FusionOptions' own options (the Flex Template parameters)."""
+    """Names of FusionOptions' own options (the Flex Template parameters), as Beam parses them."""
     import argparse
 
     parser = argparse.ArgumentParser()

@@ -2,9 +2,12 @@
 
 Two layers, kept apart on purpose:
 
-* :class:`FusionOptions` are the *pipeline's own* options (request file or fields, relative
-  period). They are exactly the Flex Template parameters of ``infra/metadata.json`` (a test
-  keeps the two sets equal), so a scheduled launch passes nothing the template does not know.
+* :class:`FusionOptions` are the *pipeline's own* options (request file, request fields,
+  report folder), generated from the one definition of the request options
+  (:mod:`fusion.request_options`) that also makes the click options of ``fusion run`` and
+  ``fusion launch``. ``infra/metadata.json``, the Flex Template parameters, is generated from
+  them too (:func:`template_metadata`; a test keeps the file equal), so a scheduled launch
+  passes nothing the template does not know.
 * :class:`DataflowSettings` turn "run on Dataflow with GPUs" into standard Beam/Dataflow options
   (Runner v2, custom container, worker accelerator, machine type, service account, private
   workers, labels) and into the body of a ``flexTemplates:launch`` request.
@@ -13,57 +16,83 @@ Two layers, kept apart on purpose:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from fusion.errors import ConfigError
-from fusion.request import FusionRequest, override_fields, parse_request_text
+from fusion.request import FusionRequest, parse_request_text
+from fusion.request_options import REQUEST_OPTIONS, RequestOption, apply_options
 
-#: Request fields that FusionOptions carries as flags (the rest come from a request file).
-REQUEST_FLAGS = (
-    "catalog", "output", "start", "end", "last_days", "lag_days", "aoi", "tiles", "model", "stac_api",
-)  # fmt: skip
+#: Launch options that are not request fields: the request file, and where the run report
+#: goes. Together with :data:`fusion.request_options.REQUEST_OPTIONS` they are FusionOptions.
+LAUNCH_OPTIONS: tuple[RequestOption, ...] = (
+    RequestOption(
+        "request",
+        "Request file",
+        "Request file (YAML or JSON), a local path or a gs:// URI; the options below override its fields.",
+        regex=r"^gs://[a-z0-9][-_.a-z0-9]*[a-z0-9]/.+\.(ya?ml|json)$",
+    ),
+)
+REPORT_OPTION = RequestOption(
+    "report_dir",
+    "Report prefix",
+    "Folder or gs:// prefix for the run report (products and dead letters as JSON lines, one "
+    "folder per run).",
+    regex=r"^gs://[a-z0-9][-_.a-z0-9]*[a-z0-9](/\S*)?$",
+)
+#: The job-level GPU option a template launch passes (a Beam option of its own).
+GPU_PARAMETER = RequestOption(
+    "dataflow_service_options",
+    "Dataflow service options",
+    "GPU workers: worker_accelerator=type:GPU_TYPE;count:N;install-nvidia-driver.",
+    regex=r"^worker_accelerator=type:[a-z0-9-]+;count:[1-8];install-nvidia-driver$",
+)
+
+
+def fusion_options() -> tuple[RequestOption, ...]:
+    """FusionOptions in order: the request file, every request option, the report folder."""
+    return (*LAUNCH_OPTIONS, *REQUEST_OPTIONS, REPORT_OPTION)
 
 
 class FusionOptions(PipelineOptions):
-    """The fusion pipeline's own options (also the Flex Template parameters)."""
+    """The fusion pipeline's own options (also the Flex Template parameters), generated from
+    :func:`fusion_options`. Values arrive as text and are parsed by their option."""
 
     @classmethod
     def _add_argparse_args(cls, parser: Any) -> None:
-        parser.add_argument(
-            "--request",
-            default=None,
-            help="Request file (YAML or JSON), a local path or a gs:// URI; the flags below override it.",
-        )
-        parser.add_argument("--catalog", default=None, help="STAC catalog the scenes come from.")
-        parser.add_argument("--output", default=None, help="Where products and their STAC catalog go.")
-        parser.add_argument("--start", default=None, help="First target date, YYYY-MM-DD.")
-        parser.add_argument("--end", default=None, help="Last target date, YYYY-MM-DD.")
-        parser.add_argument(
-            "--last_days",
-            type=int,
-            default=None,
-            help="Instead of start/end: the last N days up to the launch date (UTC).",
-        )
-        parser.add_argument(
-            "--lag_days", type=int, default=None, help="With last_days: end the period N days before launch."
-        )
-        parser.add_argument("--aoi", default=None, help="Area: 'minx,miny,maxx,maxy' in degrees (WGS 84).")
-        parser.add_argument("--tiles", default=None, help="Comma-separated grid tile ids to produce.")
-        parser.add_argument(
-            "--model", default=None, help="Built-in model name or a model package folder in the image."
-        )
-        parser.add_argument(
-            "--stac_api", default=None, help="Also publish the products to this STAC API (Transactions)."
-        )
-        parser.add_argument(
-            "--report_dir",
-            default=None,
-            help="Folder or gs:// prefix for the run report (products and dead letters as JSON lines).",
-        )
+        for option in fusion_options():
+            parser.add_argument(f"--{option.name}", default=None, help=option.help)
+
+
+def template_metadata() -> dict[str, Any]:
+    """The Flex Template metadata (``infra/metadata.json``): every FusionOptions option plus the
+    GPU service option, each with its label, help and regular expression. The file is
+    generated from this (``make template-metadata``) and a test keeps the two equal."""
+    return {
+        "name": "eo-fusion",
+        "description": (
+            "Fuse satellite scenes from a STAC catalog (a registered fusion task: spatiotemporal, "
+            "harmonize, ...) into Cloud-Optimized GeoTIFFs with STAC Items. Parameters are the "
+            "pipeline's own options (pipelines/options.py FusionOptions, generated from "
+            "fusion/request_options.py) plus the GPU service option."
+        ),
+        "streaming": False,
+        "parameters": [
+            {
+                "name": option.name,
+                "label": option.label,
+                "helpText": option.help,
+                "isOptional": True,
+                "regexes": [option.regex],
+            }
+            for option in (*fusion_options(), GPU_PARAMETER)
+        ],
+    }
 
 
 def read_text(uri: str) -> str:
@@ -79,16 +108,19 @@ def read_text(uri: str) -> str:
 
 
 def request_from_options(options: PipelineOptions, today: dt.date | None = None) -> FusionRequest:
-    """The FusionRequest a launch describes: the request file (if any) overridden by the flags.
-    A relative period is resolved here, i.e. when the job is launched."""
+    """The FusionRequest a launch describes: the request file (if any) overridden by the
+    options. A relative period is resolved here, i.e. when the job is launched."""
     opts = options.view_as(FusionOptions)
     data: dict[str, Any] = {}
     if opts.request:
         data = parse_request_text(read_text(opts.request), opts.request)
-    flags = {k: getattr(opts, k) for k in REQUEST_FLAGS}
-    if flags["tiles"] is not None:
-        flags["tiles"] = [t.strip() for t in str(flags["tiles"]).split(",") if t.strip()]
-    return FusionRequest.from_mapping(override_fields(data, flags), today=today)
+    values = {o.name: getattr(opts, o.name) for o in REQUEST_OPTIONS}
+    return FusionRequest.from_mapping(apply_options(data, values), today=today)
+
+
+def write_template_metadata(path: str) -> None:
+    """Write :func:`template_metadata` to ``path`` (``python -m pipelines.options PATH``)."""
+    Path(path).write_text(json.dumps(template_metadata(), indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------- Dataflow
@@ -283,3 +315,9 @@ class DataflowSettings:
                 "environment": environment,
             }
         }
+
+
+if __name__ == "__main__":  # pragma: no cover - `make template-metadata`
+    import sys
+
+    write_template_metadata(sys.argv[1] if len(sys.argv) > 1 else "infra/metadata.json")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import click
 
 from fusion.errors import ConfigError
-from pipelines.cli.common import CsvType, exit_on_fusion_error, stac_api_option, target_period_options
+from pipelines.cli.common import exit_on_fusion_error, request_options
 
 
 @click.command()
@@ -17,19 +16,7 @@ from pipelines.cli.common import CsvType, exit_on_fusion_error, stac_api_option,
     "request_uri",
     help="Request file (YAML/JSON): a gs:// URI, or for a direct launch also a local file.",
 )
-@click.option("--catalog", help="Static catalog (gs:// or https:// catalog.json) or a STAC API URL.")
-@click.option("--output", help="Output prefix, gs://BUCKET/PATH.")
-@target_period_options()
-@click.option(
-    "--last-days", type=click.IntRange(1), help="Rolling period: the last N days, resolved at launch."
-)
-@click.option(
-    "--lag-days", type=click.IntRange(0), help="With --last-days: end N days before the launch date."
-)
-@click.option("--aoi", help="Area: 'minx,miny,maxx,maxy' in degrees.")
-@click.option("--tiles", type=CsvType(), help="Grid tile ids to produce.")
-@click.option("--model", help="Built-in model name or a package folder inside the image.")
-@stac_api_option
+@request_options
 @click.option("--report-dir", help="gs:// prefix for run reports (one sub-folder per launch).")
 @click.option(
     "--runner",
@@ -128,12 +115,7 @@ def launch(
         labels=label_map,
         job_name=job_name,
     )
-    params = template_parameters(
-        {
-            "request": request_uri,
-            **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in fields.items()},
-        }
-    )
+    params = template_parameters({"request": request_uri, **fields})
     plan = plan_launch(settings, params, template)
     click.echo(plan.text())
     if dry_run:

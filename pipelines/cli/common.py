@@ -13,7 +13,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from fusion.errors import FusionError
+from fusion.errors import ConfigError, FusionError
+from fusion.request_options import REQUEST_OPTIONS, RequestOption, parse_roles
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,7 +54,36 @@ class CsvType(click.ParamType[tuple[str, ...]]):
         return items
 
 
+class RolesType(click.ParamType[dict[str, str]]):
+    """ROLE=ID,ROLE=ID (the request's ``collections``)."""
+
+    name = "ROLE=ID,..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dict[str, str]:
+        try:
+            return parse_roles(value, param.name if param is not None and param.name else "collections")
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 DATE = DateType()
+
+
+def _click_type(option: RequestOption) -> Any:
+    if option.kind == "int":
+        return click.IntRange(option.minimum)
+    return {"date": DATE, "list": CsvType(), "roles": RolesType()}.get(option.kind, str)
+
+
+def request_options(f: FC) -> FC:
+    """One click option per request field a launch may set (``fusion run``, ``fusion launch``),
+    generated from :data:`fusion.request_options.REQUEST_OPTIONS` - the same fields, spellings
+    and help as the Beam options and Flex Template parameters. The command receives them as
+    keyword arguments by field name (None when not given); pass them to
+    :func:`fusion.request_options.apply_options`."""
+    for option in reversed(REQUEST_OPTIONS):
+        f = click.option(option.flag, option.name, type=_click_type(option), help=option.help)(f)
+    return f
 
 
 def exit_on_fusion_error(fn: Callable[P, R]) -> Callable[P, R]:
@@ -107,20 +137,13 @@ def quiet_option(f: FC) -> FC:
 
 
 def target_period_options(required: bool = False) -> Callable[[FC], FC]:
-    """--start/--end as target dates (run, launch; required: training-set, evaluate simulated)."""
+    """--start/--end as required target dates (training-set, evaluate simulated)."""
 
     def apply(f: FC) -> FC:
         f = click.option("--end", type=DATE, required=required, help="Last target date (inclusive).")(f)
         return click.option("--start", type=DATE, required=required, help="First target date (inclusive).")(f)
 
     return apply
-
-
-def stac_api_option(f: FC) -> FC:
-    """--stac-api (run, launch)."""
-    return click.option(
-        "--stac-api", help="Also publish the products to this STAC API (Transactions extension)."
-    )(f)
 
 
 def evaluation_tiling_options(f: FC) -> FC:

@@ -11,13 +11,11 @@ import click
 
 from fusion.tasks import DEFAULT_TASK, list_tasks
 from pipelines.cli.common import (
-    CsvType,
     exit_on_fusion_error,
     quiet_option,
+    request_options,
     setup_logging,
-    stac_api_option,
     stderr_progress,
-    target_period_options,
 )
 
 #: The demo's simulated area: tile 14N-0040-0376 of the 30 m / 512 px UTM grid (15.36 km,
@@ -188,41 +186,9 @@ def demo_spatiotemporal(out: Path, progress: Any) -> None:
     "--request",
     "request_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML or JSON request file; flags below override its fields.",
+    help="YAML or JSON request file; the options below override its fields.",
 )
-@click.option("--catalog", help="Static STAC catalog (folder, catalog.json or its URL) or a STAC API URL.")
-@click.option("--output", help="Output folder (a static STAC catalog of products).")
-@target_period_options()
-@click.option(
-    "--last-days",
-    type=click.IntRange(1),
-    help="Instead of --start/--end: the last N days up to today (UTC), resolved now.",
-)
-@click.option(
-    "--lag-days", type=click.IntRange(0), help="With --last-days: end the period N days before today. [0]"
-)
-@click.option("--aoi", help="Area: 'minx,miny,maxx,maxy' in degrees or a GeoJSON file.")
-@click.option("--tiles", type=CsvType(), help="Grid tile ids to produce, e.g. 14N-0020-0188.")
-@click.option(
-    "--model",
-    help="Built-in model name (`fusion models`) or a model package folder. [starfm; harmonize: bandpass]",
-)
-@stac_api_option
-@click.option(
-    "--task",
-    type=click.Choice(list_tasks()),
-    help="spatiotemporal: MODIS + Landsat pairs -> daily Landsat-like; harmonize: Sentinel-2 -> "
-    "Landsat-8-like on every Sentinel-2 date (needs a harmonize model). [spatiotemporal]",
-)
-@click.option("--fine-collection", help="Fine collection id. [landsat-c2-l2]")
-@click.option("--coarse-collection", help="Coarse collection id. [modis-09A1-061]")
-@click.option("--source-collection", help="harmonize: the Sentinel-2 collection id. [sentinel-2-l2a]")
-@click.option("--epsg", type=int, help="Output UTM EPSG code. [the fine scenes' CRS]")
-@click.option("--tile-size", type=click.IntRange(16), help="Grid tile size in pixels. [1024]")
-@click.option("--block-size", type=click.IntRange(16), help="Block size in pixels. [512]")
-@click.option(
-    "--max-gap-days", type=click.IntRange(1), help="Maximum days between target and reference. [64]"
-)
+@request_options
 @click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -251,14 +217,11 @@ def run(
 
 
 def _request_from(request_file: Path | None, fields: dict[str, Any]) -> Any:
-    """A FusionRequest from an optional file plus flags (flags win; a flag period, absolute or
-    relative, replaces the file's). File paths are resolved against the file's folder, flag
-    paths against the cwd."""
-    from fusion.request import FusionRequest, override_fields, request_fields_from_file
+    """A FusionRequest from an optional file plus options (options win; an option period,
+    absolute or relative, replaces the file's). File paths are resolved against the file's
+    folder, option paths against the cwd."""
+    from fusion.request import FusionRequest, request_fields_from_file
+    from fusion.request_options import apply_options
 
     data: dict[str, Any] = request_fields_from_file(request_file) if request_file else {}
-    gap = fields.pop("max_gap_days", None)
-    data = override_fields(data, fields)
-    if gap is not None:
-        data["pairing"] = {**(data.get("pairing") or {}), "max_gap_days": gap}
-    return FusionRequest.from_mapping(data, base=Path.cwd())
+    return FusionRequest.from_mapping(apply_options(data, fields), base=Path.cwd())
