@@ -32,7 +32,7 @@ from fusion.errors import ConfigError, FusionError
 from fusion.grid import GridSpec, Tile, utm_grid
 from fusion.pairing import PairingConfig
 from fusion.rasterio_io import COG_PROFILES
-from fusion.sources import check_credentials
+from fusion.sources import SOURCES, check_credentials
 from fusion.tasks import DEFAULT_TASK, FusionTask, get_task
 
 #: Request-file fields of earlier versions, accepted as aliases of ``collections: {role: id}``.
@@ -135,6 +135,8 @@ class FusionRequest:
             if bad:
                 raise ConfigError(f"unknown pairing field(s) {bad}; known are {sorted(pknown)}")
             kwargs["pairing"] = PairingConfig(**pairing)
+        if "catalog" in kwargs:
+            kwargs["catalog"] = catalog_url(kwargs["catalog"])
         for key in ("catalog", "output"):
             if key not in kwargs:
                 raise ConfigError(f"request needs {key!r}")
@@ -249,6 +251,8 @@ def request_fields_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"request file {p} does not exist")
     data = parse_request_text(p.read_text(), str(p))
+    if "catalog" in data:
+        data["catalog"] = catalog_url(data["catalog"])
     for key in ("catalog", "output"):
         if key in data and "://" not in str(data[key]):
             data[key] = str((p.parent.resolve() / str(data[key])).resolve())
@@ -287,6 +291,28 @@ def _date(value: Any, name: str) -> dt.date:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
         raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD") from exc
+
+
+def catalog_url(catalog: Any) -> str:
+    """The STAC API URL of a named source (``planetary-computer``, ``earth-search``,
+    ``cmr-stac``; ``fusion search --source``), else ``catalog`` unchanged."""
+    text = str(catalog)
+    return SOURCES[text].url if text in SOURCES else text
+
+
+def check_catalog(catalog: str) -> None:
+    """Refuse, before a pipeline is built, a local catalog that does not exist (a URL is
+    checked by the search itself)."""
+    if "://" in catalog:
+        return
+    path = Path(catalog)
+    if (path / "catalog.json").is_file() or (path.is_file() and path.suffix == ".json"):
+        return
+    raise ConfigError(
+        f"catalog {catalog!r} is neither a named source ({', '.join(sorted(SOURCES))}), a URL nor a "
+        "static STAC catalog (a folder with catalog.json, or its path); `fusion simulate --out DIR` "
+        "writes one"
+    )
 
 
 def check_request_credentials(request: FusionRequest) -> None:

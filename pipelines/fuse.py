@@ -23,7 +23,7 @@ from apache_beam.pvalue import PCollection
 from fusion.errors import ConfigError
 from fusion.models import resolve_model
 from fusion.models.package import package_checksum, read_metadata
-from fusion.request import FusionRequest, check_request_credentials
+from fusion.request import FusionRequest, check_catalog, check_request_credentials
 from pipelines.records import DEAD_LETTER, EMPTY, EXISTING, FAILED_BLOCKS, MAIN
 from pipelines.stages.blocks import PlanBlocks, ReadBlocks
 from pipelines.stages.inference import FuseBlocks
@@ -59,6 +59,7 @@ def build_pipeline(
     """Add the fusion graph for ``request`` to ``pipeline`` (not run). With ``report_dir``,
     product records and dead letters are also written there as JSON lines."""
     check_output_location(request.output)
+    check_catalog(request.catalog)
     check_request_credentials(request)
     task = request.fusion_task
     model_dir = resolve_model(request.model)

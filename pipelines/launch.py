@@ -15,7 +15,7 @@ from typing import Any
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from fusion.errors import ConfigError, LaunchError
-from fusion.request import FusionRequest
+from fusion.request import FusionRequest, catalog_url
 from pipelines.options import DataflowSettings, FusionOptions, fusion_options, request_from_options
 from pipelines.run import report_location, run
 
@@ -72,6 +72,8 @@ def plan_launch(
     """Build (not send) a launch. With ``template`` it is a Flex Template launch whose
     ``parameters`` the launcher resolves at launch time; without, the request is resolved now
     and the pipeline is submitted from here."""
+    if parameters.get("catalog") is not None:
+        parameters = {**parameters, "catalog": catalog_url(parameters["catalog"])}
     catalog, output = parameters.get("catalog"), parameters.get("output")
     if catalog is not None and "://" not in catalog:
         raise ConfigError(

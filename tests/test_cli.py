@@ -117,7 +117,7 @@ def test_run_from_a_yaml_request_with_flag_overrides(pipe_scenes: Path, tmp_path
     )
     runner = CliRunner()
     args = ["run", "--request", str(request), "--model", "naive", "--report-dir", str(tmp_path / "rep"), "-q"]
-    out = runner.invoke(main, [*args, "--direct_num_workers", "1"])
+    out = runner.invoke(main, [*args, "--", "--direct_num_workers", "1"])
     assert out.exit_code == 0, out.output
     assert "products written:" in out.output
     items = list((tmp_path / "products").glob("eo-fusion-spatiotemporal-naive/*/*/*.json"))

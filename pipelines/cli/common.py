@@ -103,6 +103,34 @@ def exit_on_fusion_error(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def beam_arguments(args: list[str]) -> list[str]:
+    """``args`` (what a command got after ``--``) if every option in it is an Apache Beam
+    pipeline option; else a usage error naming the unknown one and the nearest Beam option
+    (e.g. ``--direct_num_workers``), so nothing the user typed is silently ignored."""
+    import difflib
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    known = set(PipelineOptions([]).get_all_options())
+    expects_value = False
+    for token in args:
+        if not token.startswith("--"):
+            if not expects_value:
+                raise click.UsageError(
+                    f"unexpected argument {token!r}; Beam options after `--` are written --name value "
+                    "or --name=value"
+                )
+            expects_value = False
+            continue
+        name = token[2:].split("=", 1)[0].replace("-", "_")
+        if name not in known:
+            near = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean --{near[0]}?" if near else ""
+            raise click.UsageError(f"no such Beam pipeline option {token.split('=', 1)[0]!r}{hint}")
+        expects_value = "=" not in token
+    return list(args)
+
+
 def stderr_progress(quiet: bool) -> Any:
     start = time.perf_counter()
 

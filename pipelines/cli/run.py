@@ -11,6 +11,7 @@ import click
 
 from fusion.tasks import DEFAULT_TASK, list_tasks
 from pipelines.cli.common import (
+    beam_arguments,
     exit_on_fusion_error,
     quiet_option,
     request_options,
@@ -181,7 +182,7 @@ def demo_spatiotemporal(out: Path, progress: Any) -> None:
     click.echo(f"products: {out / 'products' / 'catalog.json'}")
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.command(context_settings={"allow_extra_args": True})
 @click.option(
     "--request",
     "request_file",
@@ -194,26 +195,49 @@ def demo_spatiotemporal(out: Path, progress: Any) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the run report goes (dead letters, products, summary). [fusion-reports/<time>]",
 )
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Exit 0 even when a product failed or no product was produced.",
+)
 @quiet_option
 @click.pass_context
 @exit_on_fusion_error
 def run(
-    ctx: click.Context, /, request_file: Path | None, report_dir: Path | None, quiet: bool, **fields: Any
+    ctx: click.Context,
+    /,
+    request_file: Path | None,
+    report_dir: Path | None,
+    allow_partial: bool,
+    quiet: bool,
+    **fields: Any,
 ) -> None:
     """Run the fusion pipeline for one request.
 
-    Arguments after the options (e.g. --runner DirectRunner --direct_num_workers 2) go to
-    Apache Beam unchanged. Prints the run summary; products already present are skipped.
+    Arguments after `--` go to Apache Beam, e.g. `fusion run --request r.yaml -- --runner
+    DirectRunner --direct_num_workers 2`; an option that is neither one of these nor a Beam
+    option is refused. Prints the run summary; products already present are skipped.
+
+    Exit status: 0 when every planned product exists (written now or before); 2 when the
+    request is refused; 3 when a product failed or none was produced (see the summary and
+    the report's dead-letter.jsonl), unless --allow-partial.
     """
     from pipelines.run import run_fusion
 
     setup_logging(quiet)
+    beam_args = beam_arguments(list(ctx.args))
     request = _request_from(request_file, fields)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report = report_dir or Path("fusion-reports") / stamp
-    summary = run_fusion(request, report, list(ctx.args))
+    summary = run_fusion(request, report, beam_args)
     click.echo(summary.text())
     click.echo(f"report: {report}")
+    failed = sum(1 for r in summary.dead_letters if r["kind"] == "failed")
+    if allow_partial or (not failed and (summary.written or summary.existing)):
+        return
+    why = f"{failed} failed record(s)" if failed else "no product was produced"
+    click.echo(f"incomplete run: {why}; exit 3 (--allow-partial exits 0)", err=True)
+    ctx.exit(3)
 
 
 def _request_from(request_file: Path | None, fields: dict[str, Any]) -> Any:

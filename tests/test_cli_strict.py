@@ -1,0 +1,139 @@
+"""A command line that cannot silently do the wrong thing: unknown options are refused with the
+nearest spelling, Beam options go after `--` and are checked, an incomplete run exits non-zero
+(unless --allow-partial), named sources and missing catalogs are handled before any pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fusion.catalog import iter_item_files
+from fusion.simulate import SimulationResult
+from fusion.sources import SOURCES
+from pipelines.cli import main
+from tests.pipeline_fixtures import PIPE_TILE
+from tests.servers.pgstac import StacApi
+
+PERIOD = ["--start", "2023-06-01", "--end", "2023-07-31"]
+
+
+def _run_args(scenes: Path, tmp_path: Path) -> list[str]:
+    return ["run", "--catalog", str(scenes), "--output", str(tmp_path / "products"), *PERIOD,
+            "--tiles", PIPE_TILE, "--tile-size", "256", "--block-size", "128", "--model", "naive",
+            "--report-dir", str(tmp_path / "report"), "-q"]  # fmt: skip
+
+
+def test_a_misspelt_option_is_refused_naming_the_right_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "--catalog", str(tmp_path), "--modle", "dcstfn"])
+    assert result.exit_code == 2
+    assert "No such option '--modle'. Did you mean '--model'?" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--direct_num_workrs", "2"], "did you mean --direct_num_workers?"),
+        (["stray"], "unexpected argument 'stray'"),
+    ],
+)
+def test_beam_options_after_the_separator_are_checked(tmp_path: Path, extra: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["run", "--catalog", str(tmp_path), "--", *extra])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_a_missing_local_catalog_is_refused_before_the_pipeline(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["run", "--catalog", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out"), *PERIOD]
+    )
+    assert result.exit_code == 2
+    assert "is neither a named source (cmr-stac, earth-search, planetary-computer)" in result.output
+    assert "fusion simulate --out DIR" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_run_with_a_failed_read_exits_3_unless_partial_is_allowed(
+    pipe_scenes: Path, tmp_path: Path
+) -> None:
+    scenes = tmp_path / "scenes"
+    shutil.copytree(pipe_scenes, scenes)
+    # Truncate the red band of every Landsat scene: no block of any product can be read.
+    for item in iter_item_files(scenes):
+        for red in item.parent.glob("*SR_B4.TIF"):
+            red.write_bytes(red.read_bytes()[:2000])
+    result = CliRunner().invoke(main, _run_args(scenes, tmp_path))
+    assert result.exit_code == 3, result.output
+    assert "incomplete run:" in result.output and "failed record(s)" in result.output
+    result = CliRunner().invoke(main, [*_run_args(scenes, tmp_path), "--allow-partial"])
+    assert result.exit_code == 0, result.output
+    assert "failed" in result.output
+
+
+@pytest.mark.slow
+def test_a_complete_run_exits_0_and_a_rerun_that_writes_nothing_too(
+    pipe_scenes: Path, tmp_path: Path
+) -> None:
+    first = CliRunner().invoke(main, _run_args(pipe_scenes, tmp_path))
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(main, _run_args(pipe_scenes, tmp_path))
+    assert again.exit_code == 0, again.output
+    assert "products written: 0, skipped as existing:" in again.output
+
+
+def test_a_run_that_produces_nothing_exits_3(pipe_scenes: Path, tmp_path: Path) -> None:
+    args = _run_args(pipe_scenes, tmp_path)
+    args[args.index("2023-06-01")] = "2023-01-01"
+    args[args.index("2023-07-31")] = "2023-01-02"  # before the simulation: nothing to fuse
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 3, result.output
+    assert "no product was produced" in result.output
+
+
+@pytest.mark.slow
+def test_a_named_source_is_its_stac_api(
+    stac_api: StacApi, small_sim: SimulationResult, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--catalog planetary-computer` searches that source's STAC API (here the local
+    stac-fastapi-pgstac stand-in, holding the small simulation, put in its place)."""
+    from fusion.stacapi import StacApiPublisher
+    from tests.test_stacapi import _catalog_dicts
+
+    publisher = StacApiPublisher(stac_api.url)
+    for coll, items in _catalog_dicts(small_sim.catalog_path):
+        publisher.publish(coll, items)  # leaves them as they are when another test loaded them
+    source = dataclasses.replace(SOURCES["planetary-computer"], url=stac_api.url)
+    monkeypatch.setitem(SOURCES, "planetary-computer", source)
+    result = CliRunner().invoke(
+        main,
+        ["run", "--catalog", "planetary-computer", "--output", str(tmp_path / "out"),
+         "--start", "2023-07-01", "--end", "2023-07-03", "--model", "naive",
+         "--report-dir", str(tmp_path / "report"), "--allow-partial", "-q"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "report" / "request.json").read_text())
+    assert saved["catalog"] == stac_api.url
+    found = re.search(r"scenes_found=(\d+)", result.output)
+    assert found and int(found.group(1)) > 0, result.output
+
+
+def test_launch_takes_a_source_name_as_its_stac_api_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.test_launch import CLOUD, REQUEST, TEMPLATE, _no_credentials
+
+    _no_credentials(monkeypatch, tmp_path)
+    result = CliRunner().invoke(
+        main,
+        ["launch", "--dry-run", *CLOUD, "--template", TEMPLATE, "--request", REQUEST,
+         "--catalog", "planetary-computer", "--last-days", "16"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output[result.output.index("{") : result.output.rindex("}") + 1])
+    assert body["launchParameter"]["parameters"]["catalog"] == SOURCES["planetary-computer"].url
