@@ -41,6 +41,8 @@ from fusion.tasks.base import JobLineage
 
 SCALE = 1e-4
 NODATA = -9999
+#: GDAL unit type of the product bands (dimensionless surface reflectance once scaled).
+REFLECTANCE_UNIT = "reflectance"
 CATALOG_ID = "eo-fusion-products"
 
 
@@ -194,6 +196,9 @@ def write_product(
             nodata=NODATA,
             profile=cog_profile,
             band_descriptions=list(spec.bands),
+            scale=SCALE,
+            offset=0.0,
+            unit=REFLECTANCE_UNIT,
             tags={"PRODUCT_ID": spec.product_id, "MODEL": f"{spec.model} {spec.model_version}"},
         )
         thumb_bands = [spec.bands.index(b) for b in QUICKLOOK_BANDS if b in spec.bands]
@@ -289,7 +294,7 @@ def product_item(
             "thumbnail": {
                 "href": f"./{spec.product_id}.png",
                 "type": "image/png",
-                "title": "Thumbnail (swir16, nir08, red; 0-0.5 reflectance)",
+                "title": "Thumbnail (swir16, nir08, red; 0-0.5 reflectance; nodata transparent)",
                 "roles": ["thumbnail"],
             },
         },

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import rasterio
+from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 
 from fusion.catalog import Scene
@@ -35,8 +36,11 @@ def write_quicklook(scene: Scene, path: str | Path, max_reflectance: float = 0.5
 
 
 def write_png(rgb: npt.NDArray[np.floating], path: str | Path, max_reflectance: float = 0.5) -> Path:
-    """Write a (3, H, W) reflectance array as an 8-bit PNG stretched 0..``max_reflectance``; NaN is black."""
-    byte = np.nan_to_num(np.clip(rgb / max_reflectance, 0.0, 1.0) * 255.0).astype(np.uint8)
+    """Write a (3, H, W) reflectance array as an 8-bit RGBA PNG stretched 0..``max_reflectance``;
+    a pixel with a NaN in any band is transparent (alpha 0), so nodata never looks like water."""
+    color = np.nan_to_num(np.clip(rgb / max_reflectance, 0.0, 1.0) * 255.0).astype(np.uint8)
+    alpha = np.where(np.isfinite(rgb).all(axis=0), 255, 0).astype(np.uint8)
+    byte = np.concatenate([color, alpha[np.newaxis]])
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
@@ -48,11 +52,12 @@ def write_png(rgb: npt.NDArray[np.floating], path: str | Path, max_reflectance: 
             driver="PNG",
             width=byte.shape[2],
             height=byte.shape[1],
-            count=3,
+            count=4,
             dtype="uint8",
             # zlib level 1: 8x faster than the default 6 for a 15 % larger preview, and a
             # quicklook is written for every product (benchmarks/dcstfn_throughput.py).
             zlevel=1,
         ) as dst:
             dst.write(byte)
+            dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
     return out

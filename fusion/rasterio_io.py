@@ -47,11 +47,16 @@ def write_cog(
     overview_resampling: str = "average",
     band_descriptions: list[str] | None = None,
     tags: dict[str, str] | None = None,
+    scale: float | None = None,
+    offset: float = 0.0,
+    unit: str | None = None,
 ) -> Path:
     """Write ``array`` (``(H, W)`` or ``(bands, H, W)``) as a COG at ``path``.
 
     The file is written under a temporary name and renamed, so a reader never sees a partial
-    COG. Integer data gets horizontal-differencing predictor 2, floats predictor 3.
+    COG. Integer data gets horizontal-differencing predictor 2, floats predictor 3. With
+    ``scale`` every band carries GDAL's scale, ``offset`` and ``unit`` (value = DN * scale +
+    offset), so GDAL, QGIS and rasterio readers see physical values, not bare integers.
     """
     if profile not in COG_PROFILES:
         raise ConfigError(f"unknown COG profile {profile!r}; choose one of {sorted(COG_PROFILES)}")
@@ -91,6 +96,11 @@ def write_cog(
         if band_descriptions:
             for i, desc in enumerate(band_descriptions, start=1):
                 dst.set_band_description(i, desc)
+        if scale is not None:
+            dst.scales = (scale,) * count
+            dst.offsets = (offset,) * count
+        if unit is not None:
+            dst.units = (unit,) * count
         if tags:
             dst.update_tags(**tags)
     os.replace(tmp, out)

@@ -137,3 +137,23 @@ def test_launch_takes_a_source_name_as_its_stac_api_url(
     assert result.exit_code == 0, result.output
     body = json.loads(result.output[result.output.index("{") : result.output.rindex("}") + 1])
     assert body["launchParameter"]["parameters"]["catalog"] == SOURCES["planetary-computer"].url
+
+
+@pytest.mark.slow
+def test_a_run_prints_no_tensorflow_or_beam_noise(pipe_scenes: Path, tmp_path: Path) -> None:
+    """In a real process (TensorFlow's lines go to file descriptor 2, past Python)."""
+    import subprocess
+    import sys
+
+    fusion = Path(sys.executable).parent / "fusion"
+    args = _run_args(pipe_scenes, tmp_path)[1:]
+    args[args.index("2023-07-31")] = "2023-06-25"
+    quiet = subprocess.run([str(fusion), "run", *args], capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr
+    for noise in ("absl", "oneDNN", "cpu_feature_guard", "Resource module is not available"):
+        assert noise not in quiet.stderr + quiet.stdout, noise
+    assert "products written:" in quiet.stdout
+    loud = subprocess.run(
+        [str(fusion), "--verbose", "run", *args], capture_output=True, text=True, timeout=600
+    )
+    assert "absl" in loud.stderr  # --verbose keeps them, so the test above is not vacuous
