@@ -37,7 +37,10 @@ from fusion.errors import CatalogError, ConfigError, SceneNotFound
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 STAC_EXTENSIONS = {
     "eo": "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+    # Scenes mirror the real catalogs' items (Planetary Computer: proj:epsg, projection v1.1);
+    # products use projection v2 (proj:code), the current version.
     "proj": "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+    "proj-v2": "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
     "raster": "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
     "view": "https://stac-extensions.github.io/view/v1.0.0/schema.json",
     "processing": "https://stac-extensions.github.io/processing/v1.2.0/schema.json",

@@ -163,12 +163,9 @@ def _dot(relative: str) -> str:
     return relative if relative.startswith(("./", "../")) else f"./{relative}"
 
 
-def _relative(target: str | None, start: str) -> str | None:
-    """A link from the folder ``start`` to ``target``: relative within one store, else absolute."""
-    if target is None:
-        return None
-    rel = storage.relative(target, start)
-    return _dot(rel) if rel is not None else target
+def _canonical(href: str) -> str:
+    """An input item's href as an absolute path or URL."""
+    return href if "://" in href else str(Path(href).resolve())
 
 
 def write_product(
@@ -220,8 +217,8 @@ def product_item(
     spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np.bool_], folder: str
 ) -> dict[str, Any]:
     """The STAC Item dict of a product whose COG is ``cog`` (a local file; it will live in
-    ``folder``, next to the Item). Links are relative to that folder where they can be."""
-    here = folder
+    ``folder``, next to the Item). Its own assets are relative to that folder; its
+    ``derived_from`` links are the inputs' absolute hrefs."""
     geom = wgs84_polygon(tile.bounds, tile.grid.crs)
     epsg = tile.grid.epsg
     sensor_note = ", ".join(f"{role}={item_id}" for role, item_id, _ in spec.input_items)
@@ -230,7 +227,7 @@ def product_item(
         "start_datetime": spec.start_datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "end_datetime": spec.end_datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "gsd": tile.grid.resolution,
-        "proj:epsg": epsg,
+        "proj:code": f"EPSG:{epsg}",
         "proj:shape": [tile.shape[0], tile.shape[1]],
         "proj:transform": list(tile.transform)[:6],
         "processing:level": "L3",
@@ -262,19 +259,22 @@ def product_item(
         }
         for _ in spec.bands
     ]
+    # The inputs' canonical absolute hrefs (a path or URL), never relative: the products folder
+    # is copied and uploaded on its own, and a relative link out of it would then break.
     links = [
         {
             "rel": "derived_from",
-            "href": _relative(href, here) or item_id,
+            "href": _canonical(href),
             "type": "application/json",
             "title": f"{role}: {item_id}",
         }
         for role, item_id, href in spec.input_items
+        if href is not None
     ]
     return {
         "type": "Feature",
         "stac_version": "1.1.0",
-        "stac_extensions": [STAC_EXTENSIONS[k] for k in ("eo", "proj", "raster", "processing", "file")],
+        "stac_extensions": [STAC_EXTENSIONS[k] for k in ("eo", "proj-v2", "raster", "processing", "file")],
         "id": spec.product_id,
         "geometry": round_geometry(geom),
         "bbox": [round(v, 7) for v in geom.bounds],
@@ -358,7 +358,7 @@ def update_catalog(output: str | os.PathLike[str]) -> list[str]:
         coll = {
             "type": "Collection",
             "stac_version": "1.1.0",
-            "stac_extensions": [STAC_EXTENSIONS[k] for k in ("eo", "proj", "raster")],
+            "stac_extensions": [STAC_EXTENSIONS[k] for k in ("eo", "proj-v2", "raster")],
             "id": coll_name,
             "title": f"eo-fusion {first['properties']['eo-fusion:task']} products, model "
             f"{first['properties']['eo-fusion:model']['name']}",

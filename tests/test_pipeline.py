@@ -293,6 +293,14 @@ def test_run_writes_valid_cogs_and_a_valid_self_contained_catalog(starfm_run: An
         assert data["file:checksum"].startswith("1220") and len(data["file:checksum"]) == 68
         assert data["raster:bands"][0]["scale"] == 1e-4 and data["raster:bands"][0]["nodata"] == -9999
         assert item["properties"]["eo-fusion:model"]["checksum"].startswith("sha256:")
+        assert item["properties"]["proj:code"].startswith("EPSG:") and "proj:epsg" not in item["properties"]
+        assert all(Path(lk["href"]).is_absolute() for lk in derived)
+    # The products folder copied elsewhere keeps every link and asset.
+    copy = tmp_path / "elsewhere" / "products"
+    shutil.copytree(out, copy)
+    assert broken_links_and_assets(copy / "catalog.json") == []
+    copied = sorted(copy.glob("eo-fusion-*/*/*/*.json"))
+    assert len(copied) == len(summary.written)
 
 
 def test_second_run_writes_nothing_and_reports_existing(starfm_run: Any) -> None:
