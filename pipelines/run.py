@@ -22,6 +22,7 @@ from fusion.request import FusionRequest
 from pipelines.fuse import build_pipeline
 from pipelines.options import FusionOptions
 from pipelines.records import NAMESPACE
+from pipelines.stages.common import PROGRESS
 
 log = logging.getLogger("eo-fusion")
 
@@ -120,6 +121,7 @@ def run_fusion(
     for name in ("products.jsonl", "dead-letter.jsonl"):
         (report / name).unlink(missing_ok=True)
     (report / "request.json").write_text(json.dumps(request.to_json(), indent=2, default=str) + "\n")
+    PROGRESS.reset()
     result = run(request, PipelineOptions(beam_args or []), str(report))
     counters = beam_counters(result, NAMESPACE)
     summary = RunSummary(

@@ -140,19 +140,22 @@ def test_launch_takes_a_source_name_as_its_stac_api_url(
 
 
 @pytest.mark.slow
-def test_a_run_prints_no_tensorflow_or_beam_noise(pipe_scenes: Path, tmp_path: Path) -> None:
+def test_a_run_shows_progress_and_no_tensorflow_or_beam_noise(pipe_scenes: Path, tmp_path: Path) -> None:
     """In a real process (TensorFlow's lines go to file descriptor 2, past Python)."""
     import subprocess
     import sys
 
     fusion = Path(sys.executable).parent / "fusion"
-    args = _run_args(pipe_scenes, tmp_path)[1:]
+    args = [a for a in _run_args(pipe_scenes, tmp_path)[1:] if a != "-q"]
     args[args.index("2023-07-31")] = "2023-06-25"
     quiet = subprocess.run([str(fusion), "run", *args], capture_output=True, text=True, timeout=600)
     assert quiet.returncode == 0, quiet.stderr
     for noise in ("absl", "oneDNN", "cpu_feature_guard", "Resource module is not available"):
         assert noise not in quiet.stderr + quiet.stdout, noise
     assert "products written:" in quiet.stdout
+    # Progress: every product written says how many of the planned ones are done.
+    counts = re.findall(r"\[(\d+)/(\d+) products", quiet.stderr)
+    assert counts and counts[-1][0] == counts[-1][1], quiet.stderr
     loud = subprocess.run(
         [str(fusion), "--verbose", "run", *args], capture_output=True, text=True, timeout=600
     )

@@ -32,6 +32,7 @@ from pipelines.records import (
     ProductRecord,
     dead_letter,
 )
+from pipelines.stages import common
 from pipelines.stages.common import asset_of, count
 
 
@@ -81,6 +82,8 @@ class PlanBlocks(beam.PTransform[Any, Any]):
                 return
             blocks = plan_blocks(*tile.shape, size, halo, align=ratio)
             count("blocks_planned", len(blocks))
+            # Through the module: a closure's globals are pickled by value, a module by name.
+            common.PROGRESS.plan()
             for block in blocks:
                 yield BlockJob(job, tile, spec, block, len(blocks))
 

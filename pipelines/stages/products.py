@@ -27,7 +27,7 @@ from pipelines.records import (
     ProductRecord,
     dead_letter,
 )
-from pipelines.stages.common import count
+from pipelines.stages.common import PROGRESS, count
 
 log = logging.getLogger("eo-fusion")
 
@@ -100,6 +100,7 @@ class _AssembleDoFn(beam.DoFn):
         product = assemble(element)
         if isinstance(product, DeadLetter):
             count("products_dead_lettered")
+            log.info("dead-lettered %s [%s]", product.key, PROGRESS.finish())
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, product)
             return
         write = self._pool.submit(
@@ -123,7 +124,7 @@ class _AssembleDoFn(beam.DoFn):
         item = write.result()
         count("products_written")
         valid = float(product.valid.mean())
-        log.info("wrote %s (%.0f%% valid)", product.spec.product_id, 100 * valid)
+        log.info("wrote %s (%.0f%% valid) [%s]", product.spec.product_id, 100 * valid, PROGRESS.finish())
         return ProductRecord(product.spec.product_id, "written", str(item), valid)
 
 
