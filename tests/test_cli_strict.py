@@ -160,3 +160,21 @@ def test_a_run_shows_progress_and_no_tensorflow_or_beam_noise(pipe_scenes: Path,
         [str(fusion), "--verbose", "run", *args], capture_output=True, text=True, timeout=600
     )
     assert "absl" in loud.stderr  # --verbose keeps them, so the test above is not vacuous
+
+
+def test_fusion_models_prints_only_its_table_and_never_imports_tensorflow() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom pipelines.cli import main\n"
+        "r = CliRunner().invoke(main, ['models'])\nprint(r.exit_code, 'tensorflow' in sys.modules)\n"
+    )
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert probe.stdout.split()[-2:] == ["0", "False"], probe.stdout + probe.stderr
+    fusion = Path(sys.executable).parent / "fusion"
+    shown = subprocess.run([str(fusion), "models"], capture_output=True, text=True, timeout=300)
+    lines = (shown.stdout + shown.stderr).splitlines()
+    from fusion.models import list_models
+
+    assert [line.split()[0] for line in lines] == list_models(), lines

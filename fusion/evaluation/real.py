@@ -11,15 +11,20 @@ On-site training (seed 001's advice: train on your own area): the east ``holdout
 the image is never seen in training and is where every method is scored; the west part is cut
 into patches, both directions (reference → target and target → reference), and its southern
 strip of patches is the validation set for early stopping.
+
+Every method is scored through its model package (:meth:`LoadedModel.predict`, the inference
+path of production runs): the on-site DCSTFN is exported as one under the report folder
+(``packages/dcstfn-onsite``) and loaded back before it is scored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,15 +36,18 @@ from rasterio.errors import NotGeoreferencedWarning
 from fusion.errors import ConfigError, SceneNotFound
 from fusion.evaluation.report import Comparison, write_report
 from fusion.grid import Window, block_mean
-from fusion.models import get_metadata
+from fusion.models import get_metadata, get_model
+from fusion.models.dcstfn.export import export_dcstfn
 from fusion.models.dcstfn.subset import dcstfn_for_bands
-from fusion.models.dcstfn.trainer import TrainConfig, predict_normalized, train_dcstfn
-from fusion.models.package import load_model_package
+from fusion.models.dcstfn.trainer import TrainConfig, train_dcstfn
+from fusion.models.package import LoadedModel, load_model_package
 from fusion.training.dataset import TrainingSet
 from fusion.training.patches import Patch, serialize_patch
 
 RATIO = 16
 F32 = npt.NDArray[np.float32]
+#: Where the on-site DCSTFN package is written, under the report folder.
+ONSITE_PACKAGE = Path("packages") / "dcstfn-onsite"
 
 
 @dataclass(frozen=True)
@@ -101,8 +109,11 @@ class RealSet:
 
 
 def default_data_dir() -> Path:
-    """``shared/data`` beside the repository checkout."""
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    """``shared/data`` in the repository checkout if it has one, else beside it
+    (``../shared/data``)."""
+    checkout = Path(__file__).resolve().parents[2]
+    inside = checkout / "shared" / "data"
+    return inside if inside.is_dir() else checkout.parent / "shared" / "data"
 
 
 def _read(path: Path, size: int) -> F32:
@@ -233,21 +244,67 @@ def site_training_set(
     return manifest
 
 
-def package_inputs(data: RealSet, bands: Sequence[str]) -> dict[str, F32]:
+def package_inputs(
+    data: RealSet, bands: Sequence[str], fill: Mapping[str, float] | None = None
+) -> dict[str, F32]:
     """The set's target-date inputs in ``bands`` order, NHWC, for a spatiotemporal package
-    (a second pair, if the package takes one, is marked invalid)."""
-    idx = [data.bands.index(b) for b in bands]
-    fine = data.fine_reference[..., idx][np.newaxis]
+    (a second pair, if the package takes one, is marked invalid). A band the set lacks is the
+    constant ``fill[band]`` in every fine and coarse input."""
+    fill = fill or {}
+    absent = [b for b in bands if b not in data.bands and b not in fill]
+    if absent:
+        raise ConfigError(f"{data.spec.name} has no band(s) {absent} and no fill value for them")
+
+    def pick(image: F32) -> F32:
+        planes = [
+            image[..., data.bands.index(b)] if b in data.bands else np.full(image.shape[:2], fill[b])
+            for b in bands
+        ]
+        return np.stack(planes, axis=-1).astype(np.float32)[np.newaxis]
+
+    fine = pick(data.fine_reference)
     valid = np.ones((*fine.shape[:3], 1), np.float32)
     return {
-        "coarse_t0": data.coarse_target[..., idx][np.newaxis],
+        "coarse_t0": pick(data.coarse_target),
         "fine_tk1": fine,
-        "coarse_tk1": data.coarse_reference[..., idx][np.newaxis],
+        "coarse_tk1": pick(data.coarse_reference),
         "valid_tk1": valid,
         "fine_tk2": fine,
-        "coarse_tk2": data.coarse_reference[..., idx][np.newaxis],
+        "coarse_tk2": pick(data.coarse_reference),
         "valid_tk2": np.zeros_like(valid),
     }
+
+
+def score_package(model: LoadedModel, data: RealSet) -> tuple[F32, dict[str, object]]:
+    """A package's (H, W, B) prediction of the set's target date in the set's band order,
+    through :meth:`LoadedModel.predict`, and where it came from (``path``, ``sha256``, the
+    bands fed at the package's training mean).
+
+    Bands of the package the set lacks are fed at their training mean (the ``mean`` of the
+    package's normalization), zero after normalization: for a multi-band DCSTFN that equals
+    restricting the network to the set's bands (:func:`~fusion.models.dcstfn.subset.band_subset_network`)."""
+    meta = model.metadata
+    missing = [b for b in data.bands if b not in meta.bands]
+    if missing:
+        raise ConfigError(f"model {meta.name!r} ({model.path}) has no band(s) {missing}")
+    extra = [b for b in meta.bands if b not in data.bands]
+    mean = meta.normalization.get("mean")
+    fill: dict[str, float] = {}
+    if extra:
+        if not (isinstance(mean, list) and len(mean) == len(meta.bands)):
+            raise ConfigError(
+                f"model {meta.name!r} ({model.path}) needs band(s) {extra} that {data.spec.name} "
+                "lacks and records no training mean to feed them at"
+            )
+        fill = {b: float(mean[meta.bands.index(b)]) for b in extra}
+    out = model.predict(package_inputs(data, meta.bands, fill))[0]
+    prediction: F32 = out[..., [meta.bands.index(b) for b in data.bands]].astype(np.float32)
+    source: dict[str, object] = {
+        "path": str(model.path),
+        "sha256": model.checksum,
+        "filled_at_training_mean": fill,
+    }
+    return prediction, source
 
 
 def evaluate_real_set(
@@ -263,7 +320,11 @@ def evaluate_real_set(
     progress: object = None,
 ) -> dict[str, object]:
     """Score naive, STARFM, the simulated-data DCSTFN package and a DCSTFN trained on the
-    site's west part, all on the east hold-out of the target date. Writes the report to ``out``."""
+    site's west part, all on the east hold-out of the target date, every one through its model
+    package. The on-site DCSTFN is exported to ``out / ONSITE_PACKAGE`` and loaded from there;
+    ``notes["packages"]`` names the package each DCSTFN was scored from. Writes the report to
+    ``out``. ``features``: of an on-site DCSTFN trained from scratch (when ``sim_package`` has
+    no networks for the set's bands); one started from the package keeps the package's."""
     # The classical methods import TensorFlow at module level.
     from fusion.models.classical.naive import export_naive
     from fusion.models.classical.starfm import StarfmConfig, export_starfm
@@ -277,7 +338,8 @@ def evaluate_real_set(
     mask[:, boundary:] = True
     inputs = package_inputs(data, bands)
     predictions: dict[str, F32] = {}
-    notes: dict[str, object] = {"holdout_from_column": boundary, "bands": bands}
+    packages: dict[str, object] = {}
+    notes: dict[str, object] = {"holdout_from_column": boundary, "bands": bands, "packages": packages}
     with tempfile.TemporaryDirectory() as tmp:
         naive = load_model_package(export_naive(Path(tmp) / "naive", bands, RATIO))
         predictions["naive"] = naive.predict(inputs)[0]
@@ -287,12 +349,11 @@ def evaluate_real_set(
             )
         )
         predictions["starfm"] = starfm.predict(inputs)[0]
-        dc_inputs = {k: inputs[k] for k in ("coarse_t0", "fine_tk1", "coarse_tk1")}
         sim = dcstfn_for_bands(sim_package, bands)
         if sim.networks is not None and sim.normalization is not None:
-            predictions["dcstfn-sim"] = np.asarray(
-                predict_normalized(sim.networks, sim.variant, sim.normalization, dc_inputs)
-            )[0]
+            predictions["dcstfn-sim"], packages["dcstfn-sim"] = score_package(get_model(sim_package), data)
+            d0, d1, d2 = (int(d) for d in get_metadata(sim_package).parameters["features"])
+            features = (d0, d1, d2)  # the exported copy must match the networks it starts from
         else:
             notes["dcstfn-sim"] = f"not scored: {sim.reason}"
         say(f"{name}: building the on-site training set (west of column {boundary})")
@@ -311,14 +372,10 @@ def evaluate_real_set(
             max_minutes=site_minutes,
             patience=4,
             epochs=100,
+            name=ONSITE_PACKAGE.name,
         )
-        result = train_dcstfn(
-            TrainingSet.open(Path(tmp) / "site"),
-            cfg,
-            out / "site-training",
-            say,
-            initial=sim.networks,
-        )
+        site = TrainingSet.open(Path(tmp) / "site")
+        result = train_dcstfn(site, cfg, out / "site-training", say, initial=sim.networks)
         notes["site_training"] = {
             "variant": variant,
             "initialised_from": sim_package if sim.networks is not None else None,
@@ -326,9 +383,14 @@ def evaluate_real_set(
             "stopped_by": result.stopped,
             "seconds": round(result.seconds, 1),
         }
-        predictions["dcstfn-site"] = np.asarray(
-            predict_normalized(result.models, variant, result.normalization, dc_inputs)
-        )[0]
+        onsite = out / ONSITE_PACKAGE
+        if onsite.exists():
+            shutil.rmtree(onsite)  # an earlier run's package: no stale file may stay in it
+        start = f", started from {sim_package}" if sim.networks is not None else ""
+        command = f"fusion evaluate real --dataset {name}: on-site training west of column {boundary}{start}"
+        export_dcstfn(onsite, result, cfg, site, command)
+    say(f"{name}: on-site DCSTFN exported to {onsite}; scoring it from the package")
+    predictions["dcstfn-site"], packages["dcstfn-site"] = score_package(load_model_package(onsite), data)
     comparison = Comparison(
         title=f"{name}: predict {data.spec.target_date} from {data.spec.reference_date}, east hold-out",
         bands=bands,

@@ -205,7 +205,11 @@ def evaluate_real(
     quiet: bool,
 ) -> None:
     """Score naive, STARFM, DCSTFN trained on simulated data, and DCSTFN trained on the
-    site's west part, on the east hold-out of a real set in shared/data."""
+    site's west part, on the east hold-out of a real set in shared/data.
+
+    Every model is scored through its model package, as production runs use it; the on-site
+    DCSTFN is exported to OUT/packages/dcstfn-onsite and scored from there (notes.json names
+    the package of each DCSTFN)."""
     from fusion.evaluation.real import evaluate_real_set
 
     setup_logging(quiet)
@@ -224,6 +228,10 @@ def evaluate_real(
         "mean RMSE over bands: "
         + ", ".join(f"{m} {v:.4f}" for m, v in report["mean_rmse_over_bands"].items())  # type: ignore[attr-defined]
     )
-    for key, value in report["notes"].items():  # type: ignore[attr-defined]
-        click.echo(f"{key}: {value}")
+    notes = report["notes"]
+    for key, value in notes.items():  # type: ignore[attr-defined]
+        if key != "packages":
+            click.echo(f"{key}: {value}")
+    for method, source in notes["packages"].items():  # type: ignore[index]
+        click.echo(f"{method} scored from the package {source['path']}")
     click.echo(f"report: {out_dir}")
