@@ -130,10 +130,10 @@ def demo(out_dir: Path, task: str, quiet: bool) -> None:
     1. Simulates Landsat + MODIS over a 15.36 km area (grid tile 14N-0040-0376, June to
        mid-August 2023, with a flood on 2023-07-12) into OUT/scenes, a static STAC catalog
        (reused when it already holds this simulation).
-    2. Runs the fusion pipeline on the DirectRunner with the DCSTFN (trained on this area in
-       2022), STARFM and naive model packages: every MODIS 8-day composite without its own
-       clear Landsat image becomes a fused 30 m product per model in OUT/products (COG +
-       STAC Item, one catalog).
+    2. Runs the fusion pipeline on the DirectRunner with the DCSTFN (trained on this
+       simulated area's 2019-2022 seasons), STARFM and naive model packages: every MODIS
+       8-day composite without its own clear Landsat image becomes a fused 30 m product per
+       model in OUT/products (COG + STAC Item, one catalog).
     3. Prints RMSE and SSIM of every product against the simulated truth of the day the
        composite observed, the mean per model, and writes them to OUT/scores.md.
 
