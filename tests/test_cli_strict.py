@@ -18,7 +18,6 @@ from fusion.simulate import SimulationResult
 from fusion.sources import SOURCES
 from pipelines.cli import main
 from tests.pipeline_fixtures import PIPE_TILE
-from tests.servers.pgstac import StacApi
 
 PERIOD = ["--start", "2023-06-01", "--end", "2023-07-31"]
 
@@ -98,24 +97,26 @@ def test_a_run_that_produces_nothing_exits_3(pipe_scenes: Path, tmp_path: Path) 
 
 @pytest.mark.slow
 def test_a_named_source_is_its_stac_api(
-    stac_api: StacApi, small_sim: SimulationResult, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    small_sim: SimulationResult, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """`--catalog planetary-computer` searches that source's STAC API (here the local
-    stac-fastapi-pgstac stand-in, holding the small simulation, put in its place)."""
+    """`--catalog planetary-computer` searches that source's STAC API (here a local
+    stac-fastapi-pgstac stand-in of its own, holding the small simulation, put in its place)."""
     from fusion.stacapi import StacApiPublisher
+    from tests.servers.pgstac import pgstac_api
     from tests.test_stacapi import _catalog_dicts
 
-    publisher = StacApiPublisher(stac_api.url)
-    for coll, items in _catalog_dicts(small_sim.catalog_path):
-        publisher.publish(coll, items)  # leaves them as they are when another test loaded them
-    source = dataclasses.replace(SOURCES["planetary-computer"], url=stac_api.url)
-    monkeypatch.setitem(SOURCES, "planetary-computer", source)
-    result = CliRunner().invoke(
-        main,
-        ["run", "--catalog", "planetary-computer", "--output", str(tmp_path / "out"),
-         "--start", "2023-07-01", "--end", "2023-07-03", "--model", "naive",
-         "--report-dir", str(tmp_path / "report"), "--allow-partial", "-q"],
-    )  # fmt: skip
+    with pgstac_api() as stac_api:
+        publisher = StacApiPublisher(stac_api.url)
+        for coll, items in _catalog_dicts(small_sim.catalog_path):
+            publisher.publish(coll, items)
+        source = dataclasses.replace(SOURCES["planetary-computer"], url=stac_api.url)
+        monkeypatch.setitem(SOURCES, "planetary-computer", source)
+        result = CliRunner().invoke(
+            main,
+            ["run", "--catalog", "planetary-computer", "--output", str(tmp_path / "out"),
+             "--start", "2023-07-01", "--end", "2023-07-03", "--model", "naive",
+             "--report-dir", str(tmp_path / "report"), "--allow-partial", "-q"],
+        )  # fmt: skip
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "report" / "request.json").read_text())
     assert saved["catalog"] == stac_api.url

@@ -383,6 +383,22 @@ def test_several_training_sets_train_as_one_and_must_agree_on_bands(trainset: Pa
         TrainingSet.open_many([trainset, other])
 
 
+@pytest.mark.slow
+def test_fusion_train_dcstfn_trains_and_exports_a_package(trainset: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    args = ["train", "dcstfn", "--data", str(trainset), "--out", str(tmp_path / "pkg"), "--features", "4,8,8"]
+    out = CliRunner().invoke(main, [*args, "--epochs", "1", "--batch-size", "4", "--seed", "3", "-q"])
+    assert out.exit_code == 0, out.output
+    assert "epochs [1]" in out.output and f"package: {tmp_path / 'pkg'}" in out.output
+    meta = load_model_package(tmp_path / "pkg").metadata
+    assert meta.parameters["features"] == [4, 8, 8] and meta.training["config"]["seed"] == 3
+    manifest = json.loads((trainset / "manifest.json").read_text())
+    assert meta.training["trainset"]["catalog"] == manifest["catalog"]
+
+
 def test_shipped_dcstfn_package_loads_and_says_how_it_was_trained() -> None:
     model = get_model("dcstfn")
     meta = model.metadata

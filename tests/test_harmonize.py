@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -333,26 +334,68 @@ def pair_scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.slow
-def test_train_mgan_exports_a_package_the_pipeline_runs(pair_scenes: Path, tmp_path: Path) -> None:
-    from fusion.models.mgan.export import export_mgan
-    from fusion.models.mgan.trainer import MganTrainConfig, train_mgan
-    from fusion.models.package import load_model_package
+def _pair_request(scenes: Path, output: Path) -> Any:
     from fusion.request import FusionRequest
-    from pipelines.run import run_fusion
 
-    request = FusionRequest(
-        catalog=str(pair_scenes),
-        output=str(tmp_path / "unused"),
+    return FusionRequest(
+        catalog=str(scenes),
+        output=str(output),
         start=dt.date(2023, 6, 1),
         end=dt.date(2023, 8, 6),
         task="harmonize",
         tiles=(TILE,),
         tile_size=256,
+        block_size=256,
     )
+
+
+@pytest.fixture(scope="module")
+def pair_set(pair_scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The harmonize training set of ``pair_scenes`` (the Beam pair training-set pipeline)."""
+    from pipelines.pairset import PairsetSpec, run_pairset
+
+    out = tmp_path_factory.mktemp("pairset")
+    run_pairset(_pair_request(pair_scenes, out), PairsetSpec(min_clear=0.3), out)
+    return out
+
+
+@pytest.mark.slow
+def test_pair_training_set_holds_every_same_day_pair_read_whole(pair_scenes: Path, pair_set: Path) -> None:
+    """The Beam pipeline writes what the task's pairing rule and reader give, byte for byte,
+    in the order a trainer takes them."""
+    from fusion.tasks.harmonize import read_pair, tile_pairs
+    from fusion.training.pairs import PairSet
+
+    data = PairSet.open(pair_set)
+    assert data.task == "harmonize" and data.manifest["dead_letters"] == 0
+    assert [r["date"] for r in data.records] == ["2023-06-02", "2023-06-17", "2023-08-06"]
+    direct = tile_pairs(_pair_request(pair_scenes, pair_set), 0.3, lambda m: None)
+    assert len(direct) == len(data)
+    for (tile, pair), (record, arrays) in zip(direct, data, strict=True):
+        assert (record["source_id"], record["target_id"]) == (pair.source.scene.id, pair.target.scene.id)
+        read = read_pair(pair, tile)
+        expected = {**read.inputs, "target": read.target, "usable": read.usable}
+        assert sorted(arrays) == sorted(expected)
+        for name, array in expected.items():
+            assert arrays[name].dtype == array.dtype and arrays[name].tobytes() == array.tobytes(), name
+        assert arrays["s2_10m"].shape == (768, 768, 4) and arrays["s2_20m"].shape == (384, 384, 2)
+        assert arrays["target"].shape == (256, 256, 6) and record["attributes"]["platform"] in PLATFORMS
+
+
+@pytest.mark.slow
+def test_train_mgan_exports_a_package_the_pipeline_runs(
+    pair_scenes: Path, pair_set: Path, tmp_path: Path
+) -> None:
+    from fusion.models.mgan.export import export_mgan
+    from fusion.models.mgan.trainer import MganTrainConfig, train_mgan
+    from fusion.models.package import load_model_package
+    from fusion.training.pairs import PairSet
+    from pipelines.run import run_fusion
+
+    data = PairSet.open(pair_set)
     cfg = MganTrainConfig(model=TINY, batch_size=2, max_steps=4, validate_every=2)
     messages: list[str] = []
-    result = train_mgan(request, cfg, messages.append)
+    result = train_mgan(data, cfg, messages.append)
     assert result.steps == 4 and result.stopped == "max_steps"
     keys = [p["key"] for p in result.pairs]
     assert [k.split("/")[1] for k in keys] == ["2023-06-02", "2023-06-17", "2023-08-06"]
@@ -360,11 +403,12 @@ def test_train_mgan_exports_a_package_the_pipeline_runs(pair_scenes: Path, tmp_p
     assert result.patches["train"] > 0 and result.patches["validation"] > 0
     for name in ("mgan", "bandpass", "area-average"):
         assert set(result.scores[name]["overall"]) == {"sam", "ergas", "rmse", "uiqi", "psnr"}
-    package = export_mgan(tmp_path / "mgan", result, cfg, request, "test")
+    package = export_mgan(tmp_path / "mgan", result, cfg, data, "test")
     loaded = load_model_package(package)  # checks the signature against the metadata
     assert loaded.metadata.halo == BUFFER and loaded.metadata.task == "harmonize"
     meta = json.loads((package / "fusion-model.json").read_text())
     assert meta["training"]["steps"] == 4 and meta["normalization"]["percentiles"] == [1, 99]
+    assert meta["training"]["catalog"] == str(pair_scenes) and meta["training"]["tiles"] == [TILE]
     summary = run_fusion(
         _harmonize_request(
             pair_scenes,
@@ -378,6 +422,79 @@ def test_train_mgan_exports_a_package_the_pipeline_runs(pair_scenes: Path, tmp_p
     skipped = [r for r in summary.dead_letters if r["stage"] == "pair"]
     assert summary.written and len(summary.written) + len(skipped) == 2, summary.text()
     assert not [r for r in summary.dead_letters if r["kind"] == "failed"], summary.text()
+
+
+@pytest.mark.slow
+def test_cli_builds_a_harmonize_training_set_and_trains_mgan_on_it(pair_scenes: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fusion.models.package import load_model_package
+    from pipelines.cli import main
+
+    runner = CliRunner()
+    period = ["--start", "2023-06-01", "--end", "2023-08-06", "--tiles", TILE, "--tile-size", "256"]
+    built = runner.invoke(
+        main,
+        ["training-set", "--task", "harmonize", "--catalog", str(pair_scenes), "--out", str(tmp_path / "ts"),
+         *period, "-q"],
+    )  # fmt: skip
+    assert built.exit_code == 0, built.output
+    assert "pairs: 3 on 3 dates; dead letters 0" in built.output
+    trained = runner.invoke(
+        main,
+        ["train", "mgan", "--data", str(tmp_path / "ts"), "--out", str(tmp_path / "pkg"), "--max-steps", "2",
+         "--validate-every", "1", "--batch-size", "2", "--bottom-filters", "4", "--filters", "4,8,8,8,8,8,8",
+         "--discriminator-filters", "4,8,8,8", "-q"],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert "trained 2 steps" in trained.output
+    loaded = load_model_package(tmp_path / "pkg")
+    assert loaded.metadata.task == "harmonize"
+    assert loaded.metadata.training["trainset"]["path"] == str((tmp_path / "ts").resolve())
+    # The patch options do not apply to a pair training set, nor a pair set to DCSTFN.
+    refused = runner.invoke(
+        main,
+        ["training-set", "--task", "harmonize", "--catalog", str(pair_scenes), "--out", str(tmp_path / "x"),
+         *period, "--patch", "4"],
+    )  # fmt: skip
+    assert refused.exit_code == 2 and "--patch: not used by a harmonize training set" in refused.output
+    dcstfn = ["train", "dcstfn", "--data", str(tmp_path / "ts"), "--out", str(tmp_path / "d")]
+    wrong = runner.invoke(main, dcstfn)
+    assert wrong.exit_code == 2 and "is not a patch training set" in wrong.output
+
+
+@pytest.mark.slow
+def test_pair_training_set_dead_letters_an_unreadable_scene_and_leaves_its_pair_out(
+    pair_scenes: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    scenes = tmp_path / "scenes"
+    shutil.copytree(pair_scenes, scenes)
+    qa = next(scenes.glob("sentinel-2-l2a/*_20230617T*/*_SCL_20m.tif"))
+    qa.write_bytes(b"not a tiff")  # its clear fraction cannot be assessed
+    band = next(scenes.glob("landsat-c2-l2/*_20230805_*/*_SR_B4.TIF"))
+    band.write_bytes(b"not a tiff")  # assessed (QA is fine), but the pair cannot be read
+    out = tmp_path / "ts"
+    result = CliRunner().invoke(
+        main,
+        ["training-set", "--task", "harmonize", "--catalog", str(scenes), "--out", str(out),
+         "--start", "2023-06-01", "--end", "2023-08-06", "--tiles", TILE, "--tile-size", "256", "-q"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "pairs: 1 on 1 dates; dead letters 2" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["date"] for r in manifest["pairs"]] == ["2023-06-02"]
+    dead = [json.loads(x) for x in (out / "dead-letter.jsonl").read_text().splitlines()]
+    by_stage = {r["stage"]: r for r in dead}
+    assert set(by_stage) == {"assess", "read"}, dead
+    assert by_stage["assess"]["asset"].endswith(qa.name)
+    assert by_stage["read"]["asset"].endswith(band.name) and "2023-08-06" in by_stage["read"]["key"]
+    assert sorted(p.name for p in (out / "pairs").iterdir()) == [Path(manifest["pairs"][0]["file"]).name]
 
 
 @pytest.mark.slow

@@ -55,8 +55,9 @@ class TrainerEntry:
     """How a learned model is trained and packaged, as ``"module:attribute"`` references.
 
     * ``config``: the training configuration class (a frozen dataclass);
-    * ``train``: the training function (``train_dcstfn(data, cfg, workdir, ...)``,
-      ``train_mgan(request, cfg, progress)``: their inputs differ, see each module);
+    * ``train``: the training function (``train_dcstfn(data, cfg, workdir, ...)`` on a patch
+      training set, ``train_mgan(data, cfg, progress)`` on a pair training set: both folders
+      written by ``fusion training-set``; their other inputs differ, see each module);
     * ``export``: writes the trained result as a model package;
     * ``describe``: one line of the validation scores a training recorded.
 

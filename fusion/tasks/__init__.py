@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fusion.errors import UnknownNameError
 
 if TYPE_CHECKING:
-    from fusion.tasks.base import BlockRead, FusionTask, JobLineage, Role
+    from fusion.tasks.base import BlockRead, FusionTask, JobLineage, PairRead, Role, TrainingPair
 
 #: Ids of the built-in tasks (DESIGN.md §2).
 SPATIOTEMPORAL = "spatiotemporal"
@@ -28,7 +28,7 @@ BUILTIN_TASKS: dict[str, str] = {
 DEFAULT_TASK = SPATIOTEMPORAL
 #: The contract's names, imported on first use: fusion.tasks.base reads rasters (rasterio,
 #: pystac, shapely), and the task ids and lookups above are all the CLI needs at start-up.
-_CONTRACT = ("BlockRead", "FusionTask", "JobLineage", "Role")
+_CONTRACT = ("BlockRead", "FusionTask", "JobLineage", "PairRead", "Role", "TrainingPair")
 
 
 def __getattr__(name: str) -> Any:
@@ -84,7 +84,9 @@ __all__ = [
     "BlockRead",
     "FusionTask",
     "JobLineage",
+    "PairRead",
     "Role",
+    "TrainingPair",
     "get_task",
     "list_tasks",
     "register_task",

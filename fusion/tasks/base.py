@@ -15,7 +15,11 @@ A task is a registered object (:mod:`fusion.tasks`) that knows
   multiples of it;
 * **reading a block's inputs** by walking the model's declared input specs, each spec's own
   role, time and bands (:meth:`FusionTask.read_block`);
-* the **input items** of a job for lineage (:meth:`FusionTask.lineage`), and its **metrics**.
+* the **input items** of a job for lineage (:meth:`FusionTask.lineage`), and its **metrics**;
+* the kind of **training set** ``fusion training-set`` builds for it
+  (:attr:`FusionTask.training_set`): aligned patch examples (``patches``, the spatiotemporal
+  set of :mod:`fusion.training.jobs`), or whole-tile input/target pairs (``pairs``) that the
+  task forms (:meth:`FusionTask.training_pairs`) and reads (:meth:`FusionTask.read_training_pair`).
 
 Tasks are science: they import nothing of Beam or of the pipelines. The generic stages call
 them with plain records (observations, jobs, tiles, blocks, model metadata).
@@ -29,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fusion.blockio import BlockInputs, BoolArray, FloatArray, SceneReadCache
-from fusion.errors import ModelPackageError
+from fusion.errors import ConfigError, ModelPackageError
 from fusion.grid import Block, Tile
 from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob, Observation, PairingConfig, Skip
@@ -71,6 +75,39 @@ class BlockRead:
     notes: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TrainingPair:
+    """An input observation and the target observation (of about the same day, on the same
+    tile) that a model of the task learns to turn it into."""
+
+    source: Observation  #: what the model reads
+    target: Observation  #: what it should produce
+
+    @property
+    def date(self) -> dt.date:
+        return self.source.date
+
+    @property
+    def tile_id(self) -> str:
+        return self.source.tile_id
+
+
+@dataclass
+class PairRead:
+    """A :class:`TrainingPair` read whole on its tile."""
+
+    inputs: dict[str, FloatArray]  #: model input name -> (h, w, C) at its own pixel size, NaN where unusable
+    target: FloatArray  #: (H, W, C) the target scene in the task's output bands, NaN where unusable
+    usable: BoolArray  #: (H, W) on the output grid: usable in every input and in the target
+    #: what a trainer needs to know of the pair besides pixels (e.g. the source's platform)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+#: The kinds of training set ``fusion training-set`` builds (:attr:`FusionTask.training_set`).
+PATCH_TRAINING_SET = "patches"
+PAIR_TRAINING_SET = "pairs"
+
+
 class FusionTask(ABC):
     """One fusion task (DESIGN.md §2). Subclass it, set the class attributes, implement the
     abstract methods and :func:`fusion.tasks.register_task` an instance."""
@@ -87,6 +124,9 @@ class FusionTask(ABC):
     input_times: tuple[str, ...] = ("t0",)
     #: the scores its evaluations and trainers report (names of :mod:`fusion.metrics`), in table order
     metrics: tuple[str, ...] = ("rmse", "ssim")
+    #: what ``fusion training-set`` builds for the task: ``patches`` (aligned patch examples as
+    #: TFRecords) or ``pairs`` (whole-tile pairs of :meth:`training_pairs`, one file each)
+    training_set: str = PATCH_TRAINING_SET
 
     # ---------------------------------------------------------------- roles and search
 
@@ -162,6 +202,21 @@ class FusionTask(ABC):
             output_valid=got.output_valid,
             bytes_read=got.bytes_read,
             notes=got.notes,
+        )
+
+    # ---------------------------------------------------------------- training pairs
+
+    def training_pairs(self, observations: Sequence[Observation], min_clear: float) -> list[TrainingPair]:
+        """The training pairs of one tile's observations (a ``pairs`` training set), in the
+        order a trainer takes them; each input and target at least ``min_clear`` clear."""
+        raise ConfigError(
+            f"task {self.name!r} has no pair training set (its training set: {self.training_set})"
+        )
+
+    def read_training_pair(self, pair: TrainingPair, tile: Tile) -> PairRead:
+        """Read ``pair`` whole on ``tile``. Raises FusionError (BlockReadError) for a bad asset."""
+        raise ConfigError(
+            f"task {self.name!r} has no pair training set (its training set: {self.training_set})"
         )
 
     # ---------------------------------------------------------------- models

@@ -6,7 +6,8 @@ pixels the sensor delivered: 3 × 3 10 m pixels and 1.5 × 1.5 20 m pixels per o
 Output bands are Landsat OLI's blue, green, red, nir08, swir16, swir22.
 
 * Jobs: every clear-enough Sentinel-2 observation of a tile in the period is one product.
-* Training pairs: a Sentinel-2 and a Landsat observation within ±1 day, both clear enough.
+* Training pairs (a ``pairs`` training set, ``fusion training-set --task harmonize``): a
+  Sentinel-2 and a Landsat observation within ±1 day, both clear enough, read whole on the tile.
 
 The HLS bandpass coefficients are NASA's published ones (HLS v2.0,
 https://hls.gsfc.nasa.gov/algorithms/bandpass-adjustment/): OLI = slope · MSI + offset.
@@ -32,7 +33,15 @@ from fusion.models.package import ModelMetadata, TensorSpecJson
 from fusion.pairing import FusionJob, Observation, PairingConfig, Skip
 from fusion.request import FusionRequest, search_scenes
 from fusion.tasks import HARMONIZE
-from fusion.tasks.base import BlockRead, FusionTask, JobLineage, Role
+from fusion.tasks.base import (
+    PAIR_TRAINING_SET,
+    BlockRead,
+    FusionTask,
+    JobLineage,
+    PairRead,
+    Role,
+    TrainingPair,
+)
 
 NAME = HARMONIZE
 
@@ -216,16 +225,8 @@ def harmonize_jobs(
     return jobs, skips
 
 
-@dataclass(frozen=True)
-class HarmonizePair:
-    """A Sentinel-2 observation and the Landsat observation of (about) the same day."""
-
-    source: Observation
-    target: Observation
-
-    @property
-    def date(self) -> dt.date:
-        return self.source.date
+#: A Sentinel-2 observation (``source``) and the Landsat observation (``target``) of about the same day.
+HarmonizePair = TrainingPair
 
 
 def same_day_pairs(
@@ -270,6 +271,23 @@ def tile_pairs(
     ]
 
 
+def read_pair(pair: HarmonizePair, tile: Tile) -> PairRead:
+    """A pair read whole on ``tile``: Sentinel-2 at 10 and 20 m (the inputs of a package
+    without platform input), Landsat at 30 m in :data:`OUTPUT_BANDS`; usable where both are."""
+    meta = ModelMetadata("reader", "0", NAME, "", OUTPUT_BANDS, harmonize_inputs(platform=False))
+    window = Window(0, 0, *tile.shape)
+    source = read_source(pair.source.scene, tile, window, meta)
+    target = read_scene(
+        pair.target.scene, list(OUTPUT_BANDS), GridWindow.of(tile, window), Resampling.nearest
+    )
+    return PairRead(
+        inputs=source.arrays,
+        target=target.reflectance,
+        usable=source.usable & target.usable,
+        attributes={"platform": str(pair.source.scene.properties.get("platform", "")).lower()},
+    )
+
+
 # ------------------------------------------------------------------------------------------
 # The task
 
@@ -285,6 +303,7 @@ class HarmonizeTask(FusionTask):
     input_roles = ("source", "platform")
     input_times = ("t0",)
     metrics = ("sam", "ergas", "rmse", "uiqi", "psnr")  # seed 002 Table IV
+    training_set = PAIR_TRAINING_SET
 
     def search_period(
         self, start: dt.date, end: dt.date, pairing: PairingConfig, with_targets: bool = False
@@ -307,6 +326,13 @@ class HarmonizeTask(FusionTask):
 
     def block_alignment(self, metadata: ModelMetadata, output_pixel: float) -> int:
         return block_alignment(metadata, output_pixel)
+
+    def training_pairs(self, observations: Sequence[Observation], min_clear: float) -> list[TrainingPair]:
+        """Every Sentinel-2 scene with its nearest Landsat scene within ±1 day, by date."""
+        return same_day_pairs(observations, 1, min_clear)
+
+    def read_training_pair(self, pair: TrainingPair, tile: Tile) -> PairRead:
+        return read_pair(pair, tile)
 
     def read_block(
         self,

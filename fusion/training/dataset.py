@@ -38,6 +38,11 @@ class TrainingSet:
                 "`fusion training-set --catalog ... --out DIR`"
             )
         manifest = json.loads(manifest_path.read_text())
+        if "examples" not in manifest:
+            raise ConfigError(
+                f"{root} is not a patch training set (schema {manifest.get('schema')!r}); "
+                "build one with `fusion training-set` (--task spatiotemporal)"
+            )
         # Training sets built before --truth existed have observed labels.
         manifest.setdefault("labels", OBSERVED_LABELS)
         for split in SPLITS:

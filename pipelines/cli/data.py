@@ -9,9 +9,11 @@ from pathlib import Path
 import click
 
 from fusion.errors import ConfigError
+from fusion.tasks import DEFAULT_TASK
 from pipelines.cli.common import (
     DATE,
     CsvType,
+    beam_arguments,
     exit_on_fusion_error,
     quiet_option,
     setup_logging,
@@ -199,7 +201,7 @@ def sensors() -> None:
         click.echo(f"{s.name:<15} {s.collection:<15} QA {s.qa.asset_key} ({s.qa.decoder})\n    {bands}")
 
 
-@click.command("training-set", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.command("training-set", context_settings={"allow_extra_args": True})
 @click.option(
     "--catalog", required=True, help="Static STAC catalog (folder or catalog.json) or STAC API URL."
 )
@@ -208,7 +210,16 @@ def sensors() -> None:
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the TFRecord shards, index-*.jsonl, dead-letter.jsonl and manifest.json.",
+    help="Folder for the TFRecord shards, index-*.jsonl, dead-letter.jsonl and manifest.json "
+    "(a task whose training set is pairs, e.g. harmonize: pairs/*.npz instead of the shards).",
+)
+@click.option(
+    "--task",
+    "task_name",
+    default=DEFAULT_TASK,
+    show_default=True,
+    help="The task whose training set to build: spatiotemporal (patch examples, for dcstfn) or "
+    "harmonize (whole-tile Sentinel-2 / Landsat pairs, for mgan).",
 )
 @target_period_options(required=True)
 @click.option("--tiles", type=CsvType(), help="Grid tile ids. [every tile of the fine scenes]")
@@ -272,6 +283,13 @@ def sensors() -> None:
     "pipeline would give it (gaps from 1 day), labelled with the noise-free simulated surface of "
     "the day it observed instead of a Landsat image. [labels: the target pairs' Landsat images]",
 )
+@click.option(
+    "--min-clear",
+    type=click.FloatRange(0, 1),
+    default=0.3,
+    show_default=True,
+    help="Pair training sets (--task harmonize): both scenes of a pair at least this clear on the tile.",
+)
 @quiet_option
 @click.pass_context
 @exit_on_fusion_error
@@ -280,6 +298,7 @@ def training_set(
     /,
     catalog: str,
     out_dir: Path,
+    task_name: str,
     start: dt.date,
     end: dt.date,
     tiles: tuple[str, ...] | None,
@@ -294,6 +313,7 @@ def training_set(
     references: int,
     max_gap_days: int,
     truth: Path | None,
+    min_clear: float,
     quiet: bool,
 ) -> None:
     """Build a training set for learned models (Beam): aligned patch triplets and targets.
@@ -302,15 +322,23 @@ def training_set(
     references. With --truth (simulations), every clear MODIS composite is a target, labelled
     with the simulated truth. Patches go to train-*.tfrecord.gz or validation-*.tfrecord.gz, split by date
     AND area so that no image of a validation date and no pixel of the validation area is in
-    training. Arguments after the options go to Apache Beam.
+    training. Arguments after `--` go to Apache Beam (checked against Beam's options).
+
+    --task harmonize builds the MGAN's pairs instead: every Sentinel-2 scene with its nearest
+    Landsat scene within 1 day, both --min-clear clear, read whole per tile into pairs/*.npz
+    (`fusion train mgan --data OUT`); the patch and split options do not apply.
     """
     from fusion.pairing import PairingConfig
     from fusion.request import FusionRequest
+    from fusion.tasks import get_task
+    from fusion.tasks.base import PAIR_TRAINING_SET, PATCH_TRAINING_SET
     from fusion.training.patches import PatchConfig
     from fusion.training.splits import SplitConfig
-    from pipelines.trainset import TrainsetSpec, run_trainset
 
     setup_logging(quiet)
+    beam_args = beam_arguments(list(ctx.args))
+    kind = get_task(task_name).training_set
+    _refuse_options_of_other_kind(ctx, kind, task_name)
     try:
         dates = tuple(dt.date.fromisoformat(d) for d in validation_dates or ())
     except ValueError as exc:
@@ -325,11 +353,26 @@ def training_set(
         output=str(out_dir),
         start=start,
         end=end,
+        task=task_name,
         tiles=tiles,
         tile_size=tile_size,
         block_size=tile_size,
         pairing=PairingConfig(max_gap_days=max_gap_days),
     )
+    if kind == PAIR_TRAINING_SET:
+        from pipelines.pairset import PairsetSpec, run_pairset
+
+        pairs = run_pairset(request, PairsetSpec(min_clear=min_clear), out_dir, beam_args)
+        click.echo(
+            f"pairs: {len(pairs['pairs'])} on {len(pairs['dates'])} dates; "
+            f"dead letters {pairs['dead_letters']}; {pairs['seconds']} s"
+        )
+        click.echo(f"manifest: {out_dir / 'manifest.json'}")
+        return
+    if kind != PATCH_TRAINING_SET:
+        raise ConfigError(f"task {task_name!r}: unknown training set kind {kind!r}")
+    from pipelines.trainset import TrainsetSpec, run_trainset
+
     spec = TrainsetSpec(
         bands=bands,
         patches=PatchConfig(patch, stride, 16, min_valid),
@@ -337,7 +380,7 @@ def training_set(
         references=references,
         truth=str(truth.resolve()) if truth is not None else None,
     )
-    manifest = run_trainset(request, spec, out_dir, list(ctx.args))
+    manifest = run_trainset(request, spec, out_dir, beam_args)
     click.echo(
         f"examples: train {manifest['examples']['train']}, "
         f"validation {manifest['examples']['validation']}; "
@@ -345,3 +388,31 @@ def training_set(
         f"dead letters {manifest['dead_letters']}; {manifest['seconds']} s"
     )
     click.echo(f"manifest: {out_dir / 'manifest.json'}")
+
+
+#: The options of `fusion training-set` that only the patch training set reads (the others
+#: are read by the pair training set only).
+PATCH_OPTIONS = (
+    "bands",
+    "patch",
+    "stride",
+    "min_valid",
+    "validation_dates",
+    "validation_every",
+    "validation_area",
+    "references",
+    "max_gap_days",
+    "truth",
+)
+PAIR_OPTIONS = ("min_clear",)
+
+
+def _refuse_options_of_other_kind(ctx: click.Context, kind: str, task_name: str) -> None:
+    """A usage error for an option given on the command line that the task's training set ignores."""
+    from fusion.tasks.base import PAIR_TRAINING_SET
+
+    ignored = PATCH_OPTIONS if kind == PAIR_TRAINING_SET else PAIR_OPTIONS
+    given = [n for n in ignored if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise click.UsageError(f"{flags}: not used by a {task_name} training set ({kind})", ctx)

@@ -1,25 +1,97 @@
-"""`fusion train` (DCSTFN) and `fusion train-mgan` (MGAN): train and export a model package."""
+"""`fusion train MODEL`: train a learned model and export it as a model package.
+
+``train`` is a group with one subcommand per entry of the trainer registry
+(:func:`fusion.models.list_trainers`). A subcommand's options are written here per model, as
+they differ (DCSTFN trains on patch training sets, MGAN on a pair training set); what it runs -
+the configuration class, the training, export and describe functions - is the model's
+:func:`fusion.models.get_trainer` entry. A model without a trainer is refused with the
+registry's message. The registry (and NumPy with it) is imported only when ``train`` is asked
+for its commands, TensorFlow and a model's code only when one runs.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from fusion.errors import ConfigError
-from pipelines.cli.common import (
-    DATE,
-    CsvType,
-    exit_on_fusion_error,
-    quiet_option,
-    setup_logging,
-    stderr_progress,
-)
+from fusion.errors import ConfigError, UnknownNameError
+from pipelines.cli.common import exit_on_fusion_error, quiet_option, setup_logging, stderr_progress
+
+if TYPE_CHECKING:
+    from fusion.models import TrainerEntry
 
 
-@click.command()
+class TrainerGroup(click.Group):
+    """Subcommands: the trainer registry's models; an unknown one gets the registry's error."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from fusion.models import list_trainers
+
+        return list_trainers()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from fusion.models import list_trainers
+
+        if cmd_name not in list_trainers():
+            return None
+        command = self.commands.get(cmd_name)
+        if command is None:
+            return click.Command(
+                cmd_name,
+                help=f"(no command-line options for {cmd_name}: train it from Python)",
+                callback=lambda: _no_options(cmd_name),
+            )
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        from fusion.models import get_trainer
+
+        name = args[0] if args else ""
+        if not name.startswith("-") and self.get_command(ctx, name) is None:
+            try:
+                get_trainer(name)
+            except UnknownNameError as exc:
+                ctx.fail(str(exc))
+        return super().resolve_command(ctx, args)
+
+
+def _no_options(model: str) -> None:
+    from fusion.models import get_trainer
+
+    raise click.UsageError(
+        f"model {model!r} has a trainer ({get_trainer(model).train}) but `fusion train` has no options "
+        f"for it; call fusion.models.get_trainer({model!r}) from Python"
+    )
+
+
+@click.group(cls=TrainerGroup)
+def train() -> None:
+    """Train a learned model and export it as a model package: `fusion train MODEL --help`.
+
+    MODEL is one of the models with a trainer (the commands below); each trains on folders
+    written by `fusion training-set` (`--task harmonize` for mgan).
+    """
+
+
+def _trainer(ctx: click.Context) -> TrainerEntry:
+    """The registry entry of the model the running subcommand is named after."""
+    from fusion.models import get_trainer
+
+    return get_trainer(str(ctx.info_name))
+
+
+def _command_line(model: str) -> str | None:
+    """The command as typed, for the package's metadata (None when not run as `fusion train MODEL`)."""
+    return "fusion " + " ".join(sys.argv[1:]) if sys.argv[1:3] == ["train", model] else None
+
+
+@train.command("dcstfn")
 @click.option(
     "--data",
     required=True,
@@ -118,8 +190,11 @@ from pipelines.cli.common import (
     help="TensorBoard logs and checkpoints. [OUT/../OUT-NAME-training]",
 )
 @quiet_option
+@click.pass_context
 @exit_on_fusion_error
-def train(
+def train_dcstfn(
+    ctx: click.Context,
+    /,
     data: tuple[Path, ...],
     out_dir: Path,
     variant: str,
@@ -150,8 +225,12 @@ def train(
     history and the validation scores (RMSE, R2, KGE, SSIM per band, and the naive
     difference's on the same examples).
     """
-    from fusion.models.dcstfn.export import export_dcstfn, load_networks
-    from fusion.models.dcstfn.trainer import TrainConfig, describe, train_dcstfn, validation_scores
+    entry = _trainer(ctx)
+    config_class, train_model = entry.load("config"), entry.load("train")
+    export, describe = entry.load("export"), entry.load("describe")
+    # DCSTFN's own steps besides the registry's: networks to fine-tune, the validation pass.
+    from fusion.models.dcstfn.export import load_networks
+    from fusion.models.dcstfn.trainer import validation_scores
     from fusion.training.dataset import TrainingSet
 
     setup_logging(quiet)
@@ -162,7 +241,7 @@ def train(
         raise ConfigError(f"--features {features!r}: give three integers, e.g. 32,64,128") from exc
     if len(feats) != 3:
         raise ConfigError(f"--features {features!r}: give three integers d0,d1,d2, e.g. 32,64,128")
-    cfg = TrainConfig(
+    cfg = config_class(
         variant=variant,
         features=feats,
         residual=residual,
@@ -184,10 +263,9 @@ def train(
     initial = load_networks(init_package) if init_package else None
     work = workdir or out_dir.parent / f"{out_dir.name}-training"
     progress(f"training {variant} DCSTFN on {dataset.manifest['examples']} examples; logs in {work}")
-    result = train_dcstfn(dataset, cfg, work, progress, initial)
+    result = train_model(dataset, cfg, work, progress, initial)
     result.scores = validation_scores(result, dataset, variant)
-    command = "fusion train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else None
-    path = export_dcstfn(out_dir, result, cfg, dataset, command)
+    path = export(out_dir, result, cfg, dataset, _command_line(str(ctx.info_name)))
     click.echo(
         f"trained in {result.seconds:.0f} s, epochs {result.epochs} (stopped by {', '.join(result.stopped)})"
     )
@@ -195,15 +273,13 @@ def train(
     click.echo(f"package: {path}")
 
 
-@click.command("train-mgan")
+@train.command("mgan")
 @click.option(
-    "--catalog", required=True, help="Static STAC catalog (or STAC API) with Sentinel-2 and Landsat."
-)
-@click.option("--start", required=True, type=DATE, help="First day of the training period.")
-@click.option("--end", required=True, type=DATE, help="Last day of the training period.")
-@click.option("--tiles", type=CsvType(), help="Grid tile ids to train on. [every tile the scenes cover]")
-@click.option(
-    "--tile-size", type=click.IntRange(128), default=1024, show_default=True, help="Grid tile size (px)."
+    "--data",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Pair training set folder written by `fusion training-set --task harmonize` (the "
+    "Sentinel-2 / Landsat pairs within 1 day of a catalog, period and tiles).",
 )
 @click.option(
     "--out",
@@ -261,13 +337,12 @@ def train(
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @quiet_option
+@click.pass_context
 @exit_on_fusion_error
-def train_mgan_command(
-    catalog: str,
-    start: dt.date,
-    end: dt.date,
-    tiles: list[str] | None,
-    tile_size: int,
+def train_mgan(
+    ctx: click.Context,
+    /,
+    data: Path,
     out_dir: Path,
     filters: str,
     bottom_filters: int,
@@ -285,16 +360,18 @@ def train_mgan_command(
 ) -> None:
     """Train the MGAN (seed 002) on Sentinel-2 / Landsat pairs within 1 day and export it.
 
-    Pairs are read whole per tile, cut into 128-pixel patches (384 / 192 Sentinel-2 pixels)
-    every 64 pixels; every N-th pair date is held out for validation, and the generator with
-    the best validation RMSE is exported. The package records the pairs, the history and the
+    The pairs of --data, read whole per tile by `fusion training-set --task harmonize`, are
+    cut into 128-pixel patches (384 / 192 Sentinel-2 pixels) every 64 pixels; every N-th
+    pair date is held out for validation, and the generator with the best validation RMSE is
+    exported. The package records the pairs, the history and the
     validation SAM, ERGAS, RMSE, UIQI and PSNR of the MGAN, the HLS bandpass baseline and raw
     Sentinel-2 on the same patches.
     """
-    from fusion.models.mgan.export import export_mgan
-    from fusion.models.mgan.network import MganConfig
-    from fusion.models.mgan.trainer import TASK, MganTrainConfig, describe, train_mgan
-    from fusion.request import FusionRequest
+    from fusion.training.pairs import PairSet
+
+    entry = _trainer(ctx)
+    config_class, train_model = entry.load("config"), entry.load("train")
+    export, describe = entry.load("export"), entry.load("describe")
 
     def ints(text: str, n: int, option: str) -> tuple[int, ...]:
         try:
@@ -307,12 +384,13 @@ def train_mgan_command(
 
     setup_logging(quiet)
     progress = stderr_progress(quiet)
-    model = MganConfig(
+    model = replace(
+        config_class().model,
         bottom_filters=bottom_filters,
         generator_filters=ints(filters, 7, "--filters"),
         discriminator_filters=ints(discriminator_filters, 4, "--discriminator-filters"),
     )
-    cfg = MganTrainConfig(
+    cfg = config_class(
         model=model,
         batch_size=batch_size,
         max_minutes=max_minutes,
@@ -324,18 +402,10 @@ def train_mgan_command(
         augment_geometry=augment_geometry,
         seed=seed,
     )
-    request = FusionRequest(
-        catalog=catalog,
-        output=str(out_dir),
-        start=start,
-        end=end,
-        task=TASK,
-        tiles=tuple(tiles) if tiles else None,
-        tile_size=tile_size,
-    )
-    result = train_mgan(request, cfg, progress)
-    command = "fusion train-mgan " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train-mgan"] else None
-    path = export_mgan(out_dir, result, cfg, request, command)
+    pairs = PairSet.open(data)
+    progress(f"training the MGAN on the {len(pairs)} pairs of {data}")
+    result = train_model(pairs, cfg, progress)
+    path = export(out_dir, result, cfg, pairs, _command_line(str(ctx.info_name)))
     click.echo(f"trained {result.steps} steps in {result.seconds:.0f} s (best step {result.best_step})")
     click.echo(describe(result.scores))
     click.echo(f"package: {path}")

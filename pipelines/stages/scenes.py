@@ -26,16 +26,20 @@ from pipelines.stages.common import asset_of, count
 
 @dataclass
 class SearchScenes(beam.PTransform[Any, Any]):
-    """The request's scenes per output tile, timestamped with their acquisition time."""
+    """The request's scenes per output tile, timestamped with their acquisition time
+    (``with_targets``: also the task's target-only roles, for training and scoring)."""
 
     request: FusionRequest
+    with_targets: bool = False
 
     def __post_init__(self) -> None:
         super().__init__()
 
     def expand(self, pbegin: PBegin) -> dict[str, PCollection]:
+        with_targets = self.with_targets
+
         def emit(request: FusionRequest) -> Iterator[Any]:
-            found = search_scenes(request)
+            found = search_scenes(request, with_targets)
             count("scenes_found", len({s.scene.id for s in found}))
             for s in found:
                 yield window.TimestampedValue(s, s.scene.datetime.timestamp())

@@ -3,7 +3,7 @@
 The package serves reflectance in and out (the normalization inside the SavedModel), records
 the training set, configuration, history and validation scores in its metadata, and carries
 the Keras networks (``keras/network-N.keras``) so that others can fine-tune them
-(:func:`load_networks`, ``fusion train --init``).
+(:func:`load_networks`, ``fusion train dcstfn --init``).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def export_dcstfn(
                 if pairs == 2
                 else ""
             )
-            + ". Trained by `fusion train` on the training set(s) named in `training`."
+            + ". Trained by `fusion train dcstfn` on the training set(s) named in `training`."
         ),
         bands=bands,
         inputs=inputs,
@@ -163,7 +163,7 @@ def export_dcstfn(
 
 
 def load_networks(package: str | Path) -> list[Any]:
-    """The Keras networks of a DCSTFN package, to fine-tune (``fusion train --init``)."""
+    """The Keras networks of a DCSTFN package, to fine-tune (``fusion train dcstfn --init``)."""
     import keras
 
     files = sorted(Path(package, "keras").glob("network-*.keras"))

@@ -3,8 +3,9 @@ multispectral pix2pix.
 
 * :mod:`~fusion.models.mgan.network` - generator, discriminator, losses, DiffAugment, whole-block
   inference and the package's normalization;
-* :mod:`~fusion.models.mgan.data` - training pairs and patches, split, normalization statistics;
-* :mod:`~fusion.models.mgan.trainer` - training (``fusion train-mgan``) and validation scores;
+* :mod:`~fusion.models.mgan.data` - training pairs (from a pair training set) and patches,
+  split, normalization statistics;
+* :mod:`~fusion.models.mgan.trainer` - training (``fusion train mgan``) and validation scores;
 * :mod:`~fusion.models.mgan.export` - writing the trained generator as a model package.
 
 Nothing is imported here: each module imports Keras / TensorFlow only where it uses them.

@@ -1,8 +1,10 @@
 """Training data of the MGAN (seed 002 §III-B): Sentinel-2 / Landsat pairs, patches, split
 and normalization statistics.
 
-Every Sentinel-2 scene with a Landsat scene within ±1 day, both clear enough (QA masks), is
-read whole on each output tile - Sentinel-2 at 10 and 20 m, Landsat at 30 m - and cut into
+The pairs come from a pair training set (``fusion training-set --task harmonize``,
+:mod:`fusion.training.pairs`): every Sentinel-2 scene with a Landsat scene within ±1 day, both
+clear enough (QA masks), read whole on each output tile - Sentinel-2 at 10 and 20 m, Landsat at
+30 m. :func:`load_pairs` reads them back, and they are cut into
 aligned patches of 128 Landsat pixels (384 / 192 Sentinel-2 pixels) with a stride of half a
 patch. Patches with less than ``min_valid`` usable pixels in both images are not used. Values
 are clipped to the training set's 1st/99th percentiles and normalized per band,
@@ -21,19 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from rasterio.enums import Resampling
 
-from fusion.blockio import GridWindow, read_scene
-from fusion.errors import ConfigError, FusionError
-from fusion.grid import Window
+from fusion.errors import ConfigError
 from fusion.models.mgan.network import PATCH, STRIDE, BandNormalization, Normalizations
-from fusion.models.package import ModelMetadata
-from fusion.request import FusionRequest
-from fusion.tasks.harmonize import OUTPUT_BANDS, harmonize_inputs, read_source, tile_pairs
+from fusion.tasks.harmonize import NAME, harmonize_inputs
+from fusion.training.pairs import TARGET, USABLE, PairSet
 from fusion.training.splits import every_nth_date
 
 Progress = Callable[[str], None]
 F32 = npt.NDArray[np.float32]
+#: The Sentinel-2 inputs of a pair, by name (the 10 m and 20 m bands).
+INPUTS = tuple(spec.name for spec in harmonize_inputs(platform=False))
 
 
 @dataclass
@@ -51,33 +51,30 @@ class PairTile:
     platform: str
 
 
-def load_pairs(request: FusionRequest, progress: Progress, min_clear: float = 0.3) -> list[PairTile]:
-    """Every ±1-day Sentinel-2 / Landsat pair of the request's tiles and period, read whole."""
-    meta = ModelMetadata("reader", "0", "harmonize", "", OUTPUT_BANDS, harmonize_inputs(platform=False))
+def load_pairs(data: PairSet, progress: Progress) -> list[PairTile]:
+    """Every pair of a harmonize pair training set, in its order (tile, date, Sentinel-2 scene)."""
+    if data.task != NAME:
+        raise ConfigError(
+            f"training set {data.root} is of task {data.task!r}; the MGAN trains on a {NAME} set "
+            f"(`fusion training-set --task {NAME}`)"
+        )
     out: list[PairTile] = []
-    for tile, pair in tile_pairs(request, min_clear, lambda m: progress(f"skipping {m}")):
-        tile_id = tile.id
-        window = Window(0, 0, *tile.shape)
-        progress(f"reading pair {tile_id} {pair.source.scene.id} / {pair.target.scene.id}")
-        try:
-            source = read_source(pair.source.scene, tile, window, meta)
-            target = read_scene(
-                pair.target.scene, list(OUTPUT_BANDS), GridWindow.of(tile, window), Resampling.nearest
-            )
-        except FusionError as exc:
-            progress(f"skipping the pair: {exc}")
-            continue
+    for record, arrays in data:
+        missing = sorted({*INPUTS, TARGET, USABLE} - set(arrays))
+        if missing:
+            raise ConfigError(f"training set {data.root}: pair {record['file']} lacks {', '.join(missing)}")
+        progress(f"read pair {record['key']} {record['source_id']} / {record['target_id']}")
         out.append(
             PairTile(
-                f"{tile_id}/{pair.date.isoformat()}",
-                pair.date,
-                source.arrays["s2_10m"],
-                source.arrays["s2_20m"],
-                target.reflectance,
-                source.usable & target.usable,
-                pair.source.scene.id,
-                pair.target.scene.id,
-                str(pair.source.scene.properties.get("platform", "")).lower(),
+                record["key"],
+                dt.date.fromisoformat(record["date"]),
+                arrays["s2_10m"],
+                arrays["s2_20m"],
+                arrays[TARGET],
+                arrays[USABLE],
+                record["source_id"],
+                record["target_id"],
+                record["attributes"].get("platform", ""),
             )
         )
     return out

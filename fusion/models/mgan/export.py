@@ -11,12 +11,12 @@ from pathlib import Path
 from fusion.models.mgan.network import BUFFER, PATCH, STRIDE, build_generator, serve_function
 from fusion.models.mgan.trainer import MganResult, MganTrainConfig
 from fusion.models.package import ModelMetadata, export_package
-from fusion.request import FusionRequest
 from fusion.tasks.harmonize import OUTPUT_BANDS, harmonize_inputs
+from fusion.training.pairs import PairSet
 
 
 def export_mgan(
-    path: str | Path, result: MganResult, cfg: MganTrainConfig, request: FusionRequest, command: str | None
+    path: str | Path, result: MganResult, cfg: MganTrainConfig, data: PairSet, command: str | None
 ) -> Path:
     """Write the MGAN package: the SavedModel (patch-wise reconstruction inside) and metadata."""
     generator = build_generator(result.model_config)
@@ -36,7 +36,7 @@ def export_mgan(
                 if result.model_config.residual
                 else ""
             )
-            + "Trained by `fusion train-mgan` on simulated data (see `training`)."
+            + "Trained by `fusion train mgan` on simulated data (see `training`)."
         ),
         bands=OUTPUT_BANDS,
         inputs=harmonize_inputs(platform=False),
@@ -55,9 +55,16 @@ def export_mgan(
         },
         training={
             "command": command,
-            "catalog": request.catalog,
-            "period": [request.start.isoformat(), request.end.isoformat()],
-            "tiles": list(request.tiles) if request.tiles else None,
+            "catalog": data.manifest["catalog"],
+            "period": data.manifest["period"],
+            "tiles": data.manifest["tiles"],
+            "trainset": {
+                "path": str(data.root.resolve()),
+                **{
+                    k: data.manifest[k]
+                    for k in ("tile_size", "collections", "min_clear", "dates", "dead_letters")
+                },
+            },
             "pairs": result.pairs,
             "patches": result.patches,
             "config": cfg.as_json(),

@@ -8,7 +8,7 @@
   blocks to 1 × 1 and seven up-sampling blocks with skip connections (dropout 0.5 in the first
   three), as in pix2pix, **without instance normalization** (seed 002: it does not suit
   multispectral patches). Output 128 × 128 × 6, tanh (targets are normalized to [-1, 1]).
-  **Residual variant** (``MganConfig.residual_*``, what ``fusion train-mgan`` trains by
+  **Residual variant** (``MganConfig.residual_*``, what ``fusion train mgan`` trains by
   default; a departure from the seed): the last layer is linear, initialized to zero, and its
   output is added to the Sentinel-2 bands area-averaged to 30 m and mapped onto the Landsat
   normalization, so the U-Net learns the *difference* between the two sensors. Trained from

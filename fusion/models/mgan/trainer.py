@@ -1,4 +1,5 @@
-"""Training the MGAN (seed 002) on Sentinel-2 / Landsat pairs of a catalog.
+"""Training the MGAN (seed 002) on the Sentinel-2 / Landsat pairs of a pair training set
+(``fusion training-set --task harmonize``, :mod:`fusion.training.pairs`).
 
 Data, patches, split and normalization: :mod:`fusion.models.mgan.data`. The validation
 patches only score the generator during training, which keeps the best weights by validation
@@ -50,10 +51,10 @@ from fusion.models.mgan.network import (
     relativistic_losses,
     serve_function,
 )
-from fusion.request import FusionRequest
 from fusion.tasks.harmonize import NAME, OUTPUT_BANDS, PLATFORMS
 from fusion.tasks.harmonize import TASK as HARMONIZE
 from fusion.training.budget import TimeBudget
+from fusion.training.pairs import PairSet
 
 #: The task the MGAN serves.
 TASK = NAME
@@ -73,7 +74,6 @@ class MganTrainConfig:
     validate_every: int = 100
     validation_every: int = 4  #: every N-th pair date is a validation date
     min_valid: float = 0.9
-    min_clear: float = 0.3  #: tile clear fraction for a scene to be paired
     #: seed 002 saturates values at these training-set percentiles; None: no saturation
     clip_percentiles: tuple[float, float] | None = (1.0, 99.0)
     #: the generator predicts a correction to the area-averaged input (MganConfig.residual)
@@ -111,17 +111,23 @@ class MganResult:
     model_config: MganConfig  #: the architecture trained (residual map filled in)
 
 
-def train_mgan(request: FusionRequest, cfg: MganTrainConfig, progress: Progress) -> MganResult:
-    """Train on the request's catalog, tiles and period; returns the best generator."""
+def train_mgan(data: PairSet, cfg: MganTrainConfig, progress: Progress) -> MganResult:
+    """Train on the pairs of a harmonize pair training set; returns the best generator."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(cfg.seed)
-    pairs = load_pairs(request, progress, cfg.min_clear)
+    pairs = load_pairs(data, progress)
     if not pairs:
+        period = "..".join(data.manifest["period"])
         raise ConfigError(
-            f"no Sentinel-2 / Landsat pairs within 1 day in {request.catalog} for "
-            f"{request.start}..{request.end}; widen the period or check the collections"
+            f"training set {data.root} has no Sentinel-2 / Landsat pairs within 1 day (catalog "
+            f"{data.manifest['catalog']}, {period}); widen the period or check the collections"
+        )
+    if data.manifest.get("dead_letters"):
+        progress(
+            f"the training set left out {data.manifest['dead_letters']} scene(s) or pair(s): "
+            f"see {data.root / 'dead-letter.jsonl'}"
         )
     validation_dates = split_dates(pairs, cfg.validation_every)
     refs = patch_refs(pairs, cfg.min_valid)
