@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -179,3 +180,29 @@ def test_fusion_models_prints_only_its_table_and_never_imports_tensorflow() -> N
     from fusion.models import list_models
 
     assert [line.split()[0] for line in lines] == list_models(), lines
+
+
+def _every_command(group: click.Group, ctx: click.Context, path: list[str]) -> list[list[str]]:
+    out = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        out.append([*path, name])
+        if isinstance(command, click.Group):
+            out += _every_command(command, click.Context(command, parent=ctx), [*path, name])
+    return out
+
+
+def test_every_commands_help_renders_and_names_only_commands_that_exist() -> None:
+    """`--help` of every command and subcommand, in-process; a command named in backticks in
+    any help text must exist (help that points to a removed command is false)."""
+    ctx = click.Context(main)
+    commands = _every_command(main, ctx, [])
+    assert ["train", "dcstfn"] in commands and ["train", "mgan"] in commands and ["run"] in commands
+    names = {" ".join(c) for c in commands}
+    for command in commands:
+        result = CliRunner().invoke(main, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        for named in re.findall(r"`fusion ([a-z-]+(?: [a-z-]+)?)", result.output):
+            first = named.split()[0]
+            assert named in names or first in names, (command, named)
