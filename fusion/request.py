@@ -32,6 +32,7 @@ from fusion.errors import ConfigError, FusionError
 from fusion.grid import GridSpec, Tile, utm_grid
 from fusion.pairing import PairingConfig
 from fusion.rasterio_io import COG_PROFILES
+from fusion.request_options import RELATIVE_PERIOD_FIELDS, parse_date
 from fusion.sources import SOURCES, check_credentials
 from fusion.tasks import DEFAULT_TASK, FusionTask, get_task
 
@@ -125,7 +126,7 @@ class FusionRequest:
         for key in ("start", "end"):
             if key not in kwargs:
                 raise ConfigError(f"request needs {key!r} (YYYY-MM-DD)")
-            kwargs[key] = _date(kwargs[key], key)
+            kwargs[key] = parse_date(kwargs[key], key)
         if kwargs.get("tiles") is not None:
             kwargs["tiles"] = tuple(str(t) for t in kwargs["tiles"])
         pairing = kwargs.get("pairing") or {}
@@ -193,9 +194,6 @@ class FusionRequest:
         return [t for t in grid.tiles_for_bounds(local.bounds) if box(*t.bounds).intersection(local).area > 0]
 
 
-RELATIVE_PERIOD_FIELDS = ("last_days", "lag_days")
-
-
 def collections_field(fields: dict[str, Any]) -> dict[str, str]:
     """``collections`` of request ``fields``, with the old ``fine_collection``-style aliases
     popped from ``fields`` and merged in (an alias and an explicit role may not disagree)."""
@@ -213,22 +211,6 @@ def collections_field(fields: dict[str, Any]) -> dict[str, str]:
         if out.get(role, value) != value:
             raise ConfigError(f"{alias} {value!r} contradicts collections.{role} {out[role]!r}; give one")
         out[role] = str(value)
-    return out
-
-
-def override_fields(data: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
-    """Request fields ``data`` (e.g. from a file) overridden by ``flags`` (None = not given).
-    A period given by the flags, absolute (start/end) or relative (last_days), replaces the
-    file's period of either kind."""
-    out = dict(data)
-    given = {k: v for k, v in flags.items() if v is not None}
-    if {"start", "end"} & set(given):
-        for key in RELATIVE_PERIOD_FIELDS:
-            out.pop(key, None)
-    if "last_days" in given:
-        out.pop("start", None)
-        out.pop("end", None)
-    out.update(given)
     return out
 
 
@@ -280,17 +262,6 @@ def relative_period(
     today = today or dt.datetime.now(dt.UTC).date()
     end = today - dt.timedelta(days=lag)
     return end - dt.timedelta(days=n - 1), end
-
-
-def _date(value: Any, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ConfigError(f"{name} {value!r} is not a date; use YYYY-MM-DD") from exc
 
 
 def catalog_url(catalog: Any) -> str:

@@ -53,7 +53,7 @@ class RequestOption:
         if self.kind == "int":
             return self._int(value)
         if self.kind == "date":
-            return _date(value, self.name)
+            return parse_date(value, self.name)
         if self.kind == "list":
             items = [str(v).strip() for v in (value.split(",") if isinstance(value, str) else value)]
             items = [v for v in items if v]
@@ -85,7 +85,10 @@ class RequestOption:
         return number
 
 
-def _date(value: Any, name: str) -> dt.date:
+def parse_date(value: Any, name: str) -> dt.date:
+    """A date from YYYY-MM-DD text, a date, or a datetime (YAML reads timestamps as such)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
     if isinstance(value, dt.date):
         return value
     try:
@@ -118,6 +121,9 @@ def parse_roles(value: Any, name: str = "collections") -> dict[str, str]:
 _TILE = r"\d{1,2}[NS]-\d{4}-\d{4}"
 _NUMBER = r"-?\d+(\.\d+)?"
 _ROLE = r"[a-z][a-z0-9_]*=[A-Za-z0-9][-_.A-Za-z0-9]*"
+
+#: The fields of a relative period (instead of start/end), resolved when a job is launched.
+RELATIVE_PERIOD_FIELDS = ("last_days", "lag_days")
 
 #: Every request field a launch may set as an option, in --help order.
 REQUEST_OPTIONS: tuple[RequestOption, ...] = (
@@ -238,8 +244,6 @@ def apply_options(data: Mapping[str, Any], values: Mapping[str, Any]) -> dict[st
     (by option name; None = not given), each parsed by its option. A period given as options,
     absolute (start/end) or relative (last_days), replaces the file's period of either kind;
     a field of a section (``max_gap_days``) goes into that section, keeping its other fields."""
-    from fusion.request import override_fields
-
     unknown = sorted(set(values) - set(OPTIONS_BY_NAME))
     if unknown:
         raise ConfigError(f"unknown request option(s) {unknown}; known are {sorted(OPTIONS_BY_NAME)}")
@@ -259,4 +263,20 @@ def apply_options(data: Mapping[str, Any], values: Mapping[str, Any]) -> dict[st
         if not isinstance(given, Mapping):
             raise ConfigError(f"request field {section!r} must be a mapping, not {given!r}")
         out[section] = {**given, **fields}
+    return out
+
+
+def override_fields(data: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
+    """Request fields ``data`` (e.g. from a file) overridden by ``flags`` (None = not given).
+    A period given by the flags, absolute (start/end) or relative (last_days), replaces the
+    file's period of either kind."""
+    out = dict(data)
+    given = {k: v for k, v in flags.items() if v is not None}
+    if {"start", "end"} & set(given):
+        for key in RELATIVE_PERIOD_FIELDS:
+            out.pop(key, None)
+    if "last_days" in given:
+        out.pop("start", None)
+        out.pop("end", None)
+    out.update(given)
     return out

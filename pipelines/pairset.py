@@ -30,9 +30,11 @@ from fusion.request import FusionRequest
 from fusion.tasks.base import TrainingPair
 from fusion.training.dataset import write_manifest
 from fusion.training.pairs import PAIRS_DIR, SCHEMA, pair_order, write_pair
-from pipelines.records import DEAD_LETTER, MAIN, dead_letter
+from pipelines.records import DEAD_LETTER, MAIN, dead_letter, read_jsonl
 from pipelines.run import beam_counters
+from pipelines.stages.common import asset_of
 from pipelines.stages.scenes import AssessScenes, SearchScenes
+from pipelines.trainset import write_dead_letters
 
 NAMESPACE = "eo-fusion-pairset"
 #: A pair is read at the output grid: no coarse input to reduce the QA reads by.
@@ -65,7 +67,7 @@ class _ReadAndWritePair(beam.DoFn):
         except FusionError as exc:
             _count("pairs_dead_lettered")
             yield beam.pvalue.TaggedOutput(
-                DEAD_LETTER, dead_letter("read", str(exc), key=key, asset=getattr(exc, "asset", None))
+                DEAD_LETTER, dead_letter("read", str(exc), key=key, asset=asset_of(exc))
             )
             return
         record = write_pair(self.root, pair, read)
@@ -101,15 +103,7 @@ def build_pairset(request: FusionRequest, spec: PairsetSpec, pipeline: beam.Pipe
     _ = written[MAIN] | "WriteIndex" >> beam.io.WriteToText(
         f"{root}/index", file_name_suffix=".jsonl", num_shards=1
     )
-    dead = (assessed[DEAD_LETTER], written[DEAD_LETTER]) | "AllDead" >> beam.Flatten()
-    (
-        dead
-        | "DeadJson" >> beam.Map(lambda r: json.dumps(r.to_json(), sort_keys=True))
-        | "WriteDead"
-        >> beam.io.WriteToText(
-            f"{root}/dead-letter", file_name_suffix=".jsonl", num_shards=1, shard_name_template=""
-        )
-    )
+    write_dead_letters((assessed[DEAD_LETTER], written[DEAD_LETTER]), root)
 
 
 def run_pairset(
@@ -126,19 +120,8 @@ def run_pairset(
     build_pairset(request, spec, pipeline, str(root))
     result = pipeline.run()
     result.wait_until_finish()
-    records = sorted(
-        (
-            json.loads(line)
-            for path in sorted(root.glob("index-*.jsonl"))
-            for line in path.read_text().splitlines()
-            if line.strip()
-        ),
-        key=pair_order,
-    )
-    dead_path = root / "dead-letter.jsonl"
-    dead = (
-        [json.loads(x) for x in dead_path.read_text().splitlines() if x.strip()] if dead_path.exists() else []
-    )
+    records = sorted(read_jsonl(sorted(root.glob("index-*.jsonl"))), key=pair_order)
+    dead = read_jsonl([root / "dead-letter.jsonl"])
     manifest = {
         "schema": SCHEMA,
         "task": request.task,

@@ -7,7 +7,10 @@ tags below). Products and blocks are keyed by their product id (a string): no ot
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -127,3 +130,15 @@ class BlockFailed:
     product_id: str
     block: Block
     n_blocks: int
+
+
+def read_jsonl(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """The records of JSON-lines files (a run's or a training set's report), in file order;
+    a file that does not exist holds none."""
+    return [
+        json.loads(line)
+        for path in paths
+        if path.exists()
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]

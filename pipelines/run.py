@@ -21,7 +21,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from fusion.request import FusionRequest
 from pipelines.fuse import build_pipeline
 from pipelines.options import FusionOptions
-from pipelines.records import NAMESPACE
+from pipelines.records import NAMESPACE, read_jsonl
 from pipelines.stages.common import PROGRESS
 
 log = logging.getLogger("eo-fusion")
@@ -63,12 +63,6 @@ class RunSummary:
         if self.counters:
             lines.append("  counters: " + ", ".join(f"{k}={v}" for k, v in sorted(self.counters.items())))
         return "\n".join(lines)
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def beam_counters(result: Any, namespace: str) -> dict[str, int]:
@@ -125,7 +119,7 @@ def run_fusion(
     result = run(request, PipelineOptions(beam_args or []), str(report))
     counters = beam_counters(result, NAMESPACE)
     summary = RunSummary(
-        _read_jsonl(report / "products.jsonl"), _read_jsonl(report / "dead-letter.jsonl"), counters
+        read_jsonl([report / "products.jsonl"]), read_jsonl([report / "dead-letter.jsonl"]), counters
     )
     (report / "summary.txt").write_text(summary.text() + "\n")
     return summary

@@ -34,7 +34,7 @@ from fusion.training.dataset import OBSERVED_LABELS, write_manifest
 from fusion.training.jobs import TrainingJob, read_job, training_jobs, truth_training_jobs
 from fusion.training.patches import PatchConfig, cut_patches, serialize_patch
 from fusion.training.splits import SPLITS, SplitConfig, area_boundary, validation_dates
-from pipelines.records import DEAD_LETTER, MAIN, dead_letter
+from pipelines.records import DEAD_LETTER, MAIN, dead_letter, read_jsonl
 from pipelines.run import beam_counters
 from pipelines.stages.scenes import AssessScenes, SearchScenes
 
@@ -184,9 +184,14 @@ def build_trainset(request: FusionRequest, spec: TrainsetSpec, pipeline: beam.Pi
         | "IndexLines" >> beam.Map(lambda e: e[2])
         | "WriteIndex" >> beam.io.WriteToText(f"{root}/index", file_name_suffix=".jsonl", num_shards=1)
     )
-    dead = (assessed[DEAD_LETTER], examples[DEAD_LETTER]) | "AllDead" >> beam.Flatten()
+    write_dead_letters((assessed[DEAD_LETTER], examples[DEAD_LETTER]), root)
+
+
+def write_dead_letters(dead: tuple[PCollection, ...], root: str) -> None:
+    """Every stage's dead letters of a training-set pipeline as ``root/dead-letter.jsonl``."""
     (
         dead
+        | "AllDead" >> beam.Flatten()
         | "DeadJson" >> beam.Map(lambda r: json.dumps(r.to_json(), sort_keys=True))
         | "WriteDead"
         >> beam.io.WriteToText(
@@ -209,16 +214,8 @@ def run_trainset(
     result = pipeline.run()
     result.wait_until_finish()
     counters = beam_counters(result, NAMESPACE)
-    records = [
-        json.loads(line)
-        for path in sorted(root.glob("index-*.jsonl"))
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
-    dead_path = root / "dead-letter.jsonl"
-    dead = (
-        [json.loads(x) for x in dead_path.read_text().splitlines() if x.strip()] if dead_path.exists() else []
-    )
+    records = read_jsonl(sorted(root.glob("index-*.jsonl")))
+    dead = read_jsonl([root / "dead-letter.jsonl"])
     manifest = {
         "schema": "eo-fusion/trainset/1",
         "catalog": request.catalog,

@@ -31,13 +31,7 @@ class TrainingSet:
     @classmethod
     def open(cls, path: str | Path) -> TrainingSet:
         root = Path(path)
-        manifest_path = root / "manifest.json"
-        if not manifest_path.is_file():
-            raise ConfigError(
-                f"{root} is not a training set: manifest.json is missing; build one with "
-                "`fusion training-set --catalog ... --out DIR`"
-            )
-        manifest = json.loads(manifest_path.read_text())
+        manifest = read_manifest(root, "fusion training-set --catalog ... --out DIR")
         if "examples" not in manifest:
             raise ConfigError(
                 f"{root} is not a patch training set (schema {manifest.get('schema')!r}); "
@@ -103,6 +97,16 @@ class TrainingSet:
         coarse, fine, bands = patch["coarse"], patch["fine"], len(self.bands)
         ds = tf.data.TFRecordDataset(self.files(split), compression_type="GZIP")
         return ds.map(lambda s: parse_examples(s, coarse, fine, bands), num_parallel_calls=2)
+
+
+def read_manifest(root: Path, build: str) -> dict[str, Any]:
+    """The ``manifest.json`` of the training-set folder ``root``; ``build`` is the command that
+    makes one, named in the error when it is missing."""
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        raise ConfigError(f"{root} is not a training set: manifest.json is missing; build one with `{build}`")
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    return manifest
 
 
 def write_manifest(path: Any, data: Mapping[str, Any]) -> None:

@@ -14,7 +14,6 @@ Layout of the folder:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ import numpy.typing as npt
 
 from fusion.errors import ConfigError
 from fusion.tasks.base import PairRead, TrainingPair
+from fusion.training.dataset import read_manifest
 
 SCHEMA = "eo-fusion/pairset/1"
 PAIRS_DIR = "pairs"
@@ -94,13 +94,7 @@ class PairSet:
     @classmethod
     def open(cls, path: str | Path) -> PairSet:
         root = Path(path)
-        manifest_path = root / "manifest.json"
-        if not manifest_path.is_file():
-            raise ConfigError(
-                f"{root} is not a training set: manifest.json is missing; build one with "
-                "`fusion training-set --task harmonize --catalog ... --out DIR`"
-            )
-        manifest = json.loads(manifest_path.read_text())
+        manifest = read_manifest(root, "fusion training-set --task harmonize --catalog ... --out DIR")
         if manifest.get("schema") != SCHEMA:
             raise ConfigError(
                 f"{root} is not a pair training set (schema {manifest.get('schema')!r}, not {SCHEMA!r}); "
