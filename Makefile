@@ -10,16 +10,31 @@ CHECKOV_VENV ?= .venv-checkov
 # The STAC API server the integration tests start (stac-fastapi-pgstac, pypgstac): own venv too.
 STACAPI_VENV ?= .venv-stacapi
 
+# The exact versions tested here (and installed in the Dataflow image, infra/Dockerfile);
+# pyproject.toml only gives ranges. `make constraints` rewrites it from .venv.
+CONSTRAINTS := requirements/constraints.txt
+
 .PHONY: install demo demo-harmonize test lint clean dcstfn-package mgan-package evaluate evaluate-harmonize \
-	template-metadata
+	template-metadata constraints
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.installed: pyproject.toml setup.py $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[cpu,test,lint]"
+	$(BIN)/python -m pip install --quiet "setuptools>=77" -c $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet -e ".[cpu,test,lint]" -c $(CONSTRAINTS)
 	touch $@
+
+# After trying an upgrade in .venv (and passing `make test`): write what .venv holds as the new
+# pins. Everything but pip, eo-fusion itself and the stac-validator shim, plus the GPU build
+# `tensorflow` at the version of the installed `tensorflow-cpu`. The comment header is kept.
+constraints:
+	{ sed '/^[^#]/,$$d' $(CONSTRAINTS); \
+	  { $(BIN)/python -m pip freeze --all --exclude-editable | grep -v -i -E '^(pip|stac[-_]validator)=='; \
+	    $(BIN)/python -m pip freeze | sed -n -E 's/^tensorflow[-_]cpu==/tensorflow==/ip'; } | LC_ALL=C sort -f; \
+	} > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 $(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)

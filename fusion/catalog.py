@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ STAC_EXTENSIONS = {
     "view": "https://stac-extensions.github.io/view/v1.0.0/schema.json",
     "processing": "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
     "file": "https://stac-extensions.github.io/file/v2.1.0/schema.json",
+    "grid": "https://stac-extensions.github.io/grid/v1.1.0/schema.json",
+    "mlm": "https://stac-extensions.github.io/mlm/v1.4.0/schema.json",
 }
 
 
@@ -297,7 +299,7 @@ def item_matches(item: dict[str, Any], req: SearchRequest) -> bool:
     return True
 
 
-def _load_catalog(path: str | os.PathLike[str]) -> pystac.Catalog:
+def load_catalog(path: str | os.PathLike[str]) -> pystac.Catalog:
     from fusion.remote import read_stac
 
     text = str(path)
@@ -326,7 +328,7 @@ def _load_catalog(path: str | os.PathLike[str]) -> pystac.Catalog:
 def search_static_catalog(catalog: str | os.PathLike[str], req: SearchRequest) -> list[Scene]:
     """Scenes of a static catalog (local, http(s):// or gs://) that satisfy ``req``, sorted by
     (datetime, collection, id)."""
-    cat = _load_catalog(catalog)
+    cat = load_catalog(catalog)
     scenes = []
     for item in cat.get_items(recursive=True):
         if item_matches(item.to_dict(include_self_link=False, transform_hrefs=False), req):
@@ -361,3 +363,20 @@ def iter_item_files(catalog_dir: str | os.PathLike[str]) -> Iterable[Path]:
         if path.name in ("catalog.json", "collection.json") or path.parent.name == "truth":
             continue
         yield path
+
+
+# --------------------------------------------------------------------------------------------
+# Licences of the input collections (the products' attribution)
+
+
+def licensing_of(collection: Mapping[str, Any]) -> dict[str, Any]:
+    """``license``, ``providers`` and the ``license`` links of a collection document."""
+    return {
+        "license": collection.get("license"),
+        "providers": list(collection.get("providers") or []),
+        "links": [
+            {k: v for k, v in link.items() if k in ("rel", "href", "type", "title")}
+            for link in collection.get("links", [])
+            if link.get("rel") == "license" and "://" in str(link.get("href", ""))
+        ],
+    }

@@ -5,7 +5,9 @@ A *reference pair* is a clear-enough fine observation and a coarse observation o
 *target* is a clear-enough coarse observation with no clear fine observation of its own. For
 each target the nearest pair before and the nearest pair after, each within ``max_gap_days``,
 are chosen (or just the nearest one when ``max_pairs`` is 1). Every coarse observation that is
-not fused gets a :class:`Skip` with a reason a person can act on.
+not fused gets a :class:`Skip` with a reason a person can act on; where the scenes cover too
+little of the tile to ever be clear enough (an :class:`Observation`'s ``coverage``, e.g. a small
+area on large tiles), the reason says so with the figures and the fix instead of blaming clouds.
 
 Pure functions on small records: the spatiotemporal task (:mod:`fusion.tasks.spatiotemporal`)
 plans its jobs with :func:`pair_tile`, on the observations the pipeline's ``PlanJobs`` groups
@@ -51,6 +53,9 @@ class Observation:
     role: str  #: "fine" | "coarse"
     tile_id: str
     clear_fraction: float
+    #: share of the tile inside the scene's footprint (at most the clear fraction it can reach)
+    coverage: float = 1.0
+    tile_size: int | None = None  #: the tile's size in pixels, for messages
 
     @property
     def date(self) -> dt.date:
@@ -150,10 +155,7 @@ def pair_tile(
             skips.append(Skip(target.tile_id, target.date, target.scene.id, reason, target.scene.qa_href))
 
         if target.clear_fraction < config.min_target_clear:
-            skip(
-                f"too cloudy: clear fraction {target.clear_fraction:.0%} of the tile is below "
-                f"{config.min_target_clear:.0%}"
-            )
+            skip(low_clear_reason(target, config.min_target_clear, "min_target_clear"))
             continue
         own = [f for f in fine_clear if _matches(f, target, config.match_tolerance_days)]
         if own:
@@ -161,15 +163,56 @@ def pair_tile(
             continue
         chosen, nearest = nearest_references(pairs, target, config.max_gap_days)
         if not chosen:
-            detail = (
-                f"; nearest is {min(abs((p.date - target.date).days) for p in nearest)} days away"
-                if nearest
-                else "; there are no clear reference pairs at all"
-            )
-            skip(f"no reference pair within {config.max_gap_days} days{detail}")
+            if nearest:
+                days = min(abs((p.date - target.date).days) for p in nearest)
+                skip(f"no reference pair within {config.max_gap_days} days; nearest is {days} days away")
+            else:
+                skip(no_pairs_reason(observations, config))
             continue
         jobs.append(FusionJob(target.tile_id, target, tuple(chosen[: config.max_pairs])))
     return jobs, skips
+
+
+def partly_covered(
+    what: str, coverage: float, tile_id: str, tile_size: int | None, threshold: float, name: str
+) -> str:
+    """Why a tile that its scenes (``what``: "the scene covers only", "the fine scenes cover at
+    most") cover only partly cannot reach a clear ``threshold`` (the request field ``name``),
+    and what to do about it."""
+    share = f"{coverage:.0%}" if coverage >= 0.01 or coverage == 0 else f"{max(coverage, 0.001):.1%}"
+    amount = f"{what} {share}"
+    size = f" (tile size {tile_size} px)" if tile_size else ""
+    return (
+        f"{amount} of tile {tile_id}{size}, below {name} {threshold:.0%} even without clouds. Use a "
+        "smaller --tile-size (the demo uses 512) or an --aoi inside the scenes"
+    )
+
+
+def low_clear_reason(obs: Observation, threshold: float, name: str) -> str:
+    """Why an observation whose clear fraction is below ``threshold`` is not used: its scene
+    covers too little of the tile, or clouds."""
+    if obs.coverage < threshold:
+        return "partly covered: " + partly_covered(
+            "the scene covers only", obs.coverage, obs.tile_id, obs.tile_size, threshold, name
+        )
+    return f"too cloudy: clear fraction {obs.clear_fraction:.0%} of the tile is below {threshold:.0%}"
+
+
+def no_pairs_reason(observations: Sequence[Observation], config: PairingConfig) -> str:
+    """Why a tile has no clear reference pair at all: its fine scenes cover too little of it,
+    or clouds."""
+    fine = [o for o in observations if o.role == "fine"]
+    best = max(fine, key=lambda o: o.coverage, default=None)
+    if best is not None and best.coverage < config.min_reference_clear:
+        return "no reference pair: " + partly_covered(
+            "the fine scenes cover at most",
+            best.coverage,
+            best.tile_id,
+            best.tile_size,
+            config.min_reference_clear,
+            "min_reference_clear",
+        )
+    return f"no reference pair within {config.max_gap_days} days; there are no clear reference pairs at all"
 
 
 def nearest_references(

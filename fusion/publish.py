@@ -13,6 +13,11 @@ Output layout (a self-contained STAC catalog)::
     {output}/{collection}/{tile}/{yyyy}/{product_id}.tif   (COG)
     {output}/{collection}/{tile}/{yyyy}/{product_id}.json  (Item)
     {output}/{collection}/{tile}/{yyyy}/{product_id}.png   (thumbnail)
+    {output}/models/collection.json                         (the models, STAC MLM)
+    {output}/models/{model_id}/{model_id}.json              (a model's MLM Item)
+    {output}/models/{model_id}/package/...                  (the model package itself)
+
+The STAC side (Items, collections, catalog, model Items) is :mod:`fusion.product_stac`.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +35,40 @@ import numpy as np
 import numpy.typing as npt
 
 from fusion import storage
-from fusion.catalog import COG_MEDIA_TYPE, STAC_EXTENSIONS, round_geometry, wgs84_polygon
+from fusion.catalog import COG_MEDIA_TYPE
 from fusion.grid import Tile
 from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob
+from fusion.product_stac import (
+    CATALOG_ID,
+    NODATA,
+    REFLECTANCE_UNIT,
+    SCALE,
+    band_details,
+    multihash_sha256,
+    product_collections,
+    product_item,
+    update_catalog,
+)
 from fusion.quicklook import QUICKLOOK_BANDS, write_png
 from fusion.rasterio_io import write_cog
 from fusion.tasks.base import JobLineage
 
-SCALE = 1e-4
-NODATA = -9999
-#: GDAL unit type of the product bands (dimensionless surface reflectance once scaled).
-REFLECTANCE_UNIT = "reflectance"
-CATALOG_ID = "eo-fusion-products"
+__all__ = [
+    "CATALOG_ID",
+    "NODATA",
+    "REFLECTANCE_UNIT",
+    "SCALE",
+    "ProductSpec",
+    "from_int16",
+    "multihash_sha256",
+    "product_collections",
+    "product_spec",
+    "read_product",
+    "to_int16",
+    "update_catalog",
+    "write_product",
+]
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,10 @@ class ProductSpec:
     start_datetime: dt.datetime
     end_datetime: dt.datetime
     reference_dates: tuple[dt.date, ...]
+    #: the collections of the input scenes (their licensors are the products' providers)
+    input_collections: tuple[str, ...] = ()
+    #: the sensor (``fusion.sensors`` name) whose bands the product stands for: wavelengths
+    output_sensor: str | None = None
 
     def folder(self, output: str | os.PathLike[str]) -> str:
         return storage.join(output, *self.relative_dir.split("/"))
@@ -127,6 +156,8 @@ def product_spec(
         start_datetime=lineage.start_datetime,
         end_datetime=lineage.end_datetime,
         reference_dates=lineage.reference_dates,
+        input_collections=lineage.input_collections,
+        output_sensor=lineage.output_sensor,
     )
 
 
@@ -141,31 +172,6 @@ def to_int16(reflectance: npt.NDArray[np.floating], valid: npt.NDArray[np.bool_]
 def from_int16(data: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
     """int16 × 10⁻⁴ product values -> float32 reflectance, NaN at NODATA (inverse of :func:`to_int16`)."""
     return np.where(data == NODATA, np.nan, data.astype(np.float32) * np.float32(SCALE)).astype(np.float32)
-
-
-def multihash_sha256(path: Path) -> str:
-    """``file:checksum`` value: multihash of SHA2-256 (code 0x12, length 0x20) in hex."""
-    return "1220" + hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _software() -> dict[str, str]:
-    out = {}
-    for dist in ("eo-fusion", "tensorflow-cpu", "tensorflow", "apache-beam", "rasterio", "pystac"):
-        try:
-            out[dist] = importlib_metadata.version(dist)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def _dot(relative: str) -> str:
-    """``./a/b`` for ``a/b``: STAC tools (pystac, stac-validator) resolve such hrefs reliably."""
-    return relative if relative.startswith(("./", "../")) else f"./{relative}"
-
-
-def _canonical(href: str) -> str:
-    """An input item's href as an absolute path or URL."""
-    return href if "://" in href else str(Path(href).resolve())
 
 
 def write_product(
@@ -193,6 +199,10 @@ def write_product(
             nodata=NODATA,
             profile=cog_profile,
             band_descriptions=list(spec.bands),
+            band_wavelengths=[
+                (d["center_wavelength"], d["full_width_half_max"]) if "center_wavelength" in d else None
+                for d in band_details(spec)
+            ],
             scale=SCALE,
             offset=0.0,
             unit=REFLECTANCE_UNIT,
@@ -209,240 +219,8 @@ def write_product(
         storage.put_file(cog, spec.cog_path(output), COG_MEDIA_TYPE)
         storage.put_file(thumb, spec.thumbnail_path(output), "image/png")
     item_path = spec.item_path(output)
-    _write_if_changed(item_path, item)
+    storage.write_if_changed(item_path, (json.dumps(item, indent=2) + "\n").encode(), "application/json")
     return item_path
-
-
-def product_item(
-    spec: ProductSpec, tile: Tile, cog: Path, valid: npt.NDArray[np.bool_], folder: str
-) -> dict[str, Any]:
-    """The STAC Item dict of a product whose COG is ``cog`` (a local file; it will live in
-    ``folder``, next to the Item). Its own assets are relative to that folder; its
-    ``derived_from`` links are the inputs' absolute hrefs."""
-    geom = wgs84_polygon(tile.bounds, tile.grid.crs)
-    epsg = tile.grid.epsg
-    sensor_note = ", ".join(f"{role}={item_id}" for role, item_id, _ in spec.input_items)
-    props: dict[str, Any] = {
-        "datetime": spec.start_datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "start_datetime": spec.start_datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "end_datetime": spec.end_datetime.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "gsd": tile.grid.resolution,
-        "proj:code": f"EPSG:{epsg}",
-        "proj:shape": [tile.shape[0], tile.shape[1]],
-        "proj:transform": list(tile.transform)[:6],
-        "processing:level": "L3",
-        "processing:lineage": (
-            f"eo-fusion {spec.task} fusion with model {spec.model} {spec.model_version} "
-            f"(sha256 {spec.model_checksum[:16]}) of {sensor_note}"
-        ),
-        "processing:software": _software(),
-        "processing:datetime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eo-fusion:task": spec.task,
-        "eo-fusion:tile": spec.tile_id,
-        "eo-fusion:model": {
-            "name": spec.model,
-            "version": spec.model_version,
-            "checksum": f"sha256:{spec.model_checksum}",
-            "href": spec.model_href,
-        },
-        "eo-fusion:reference_dates": [d.isoformat() for d in spec.reference_dates],
-        "eo-fusion:valid_fraction": round(float(valid.mean()), 6),
-    }
-    bands_eo = [{"name": b, "common_name": b} for b in spec.bands]
-    raster = [
-        {
-            "data_type": "int16",
-            "nodata": NODATA,
-            "scale": SCALE,
-            "offset": 0.0,
-            "spatial_resolution": tile.grid.resolution,
-        }
-        for _ in spec.bands
-    ]
-    # The inputs' canonical absolute hrefs (a path or URL), never relative: the products folder
-    # is copied and uploaded on its own, and a relative link out of it would then break.
-    links = [
-        {
-            "rel": "derived_from",
-            "href": _canonical(href),
-            "type": "application/json",
-            "title": f"{role}: {item_id}",
-        }
-        for role, item_id, href in spec.input_items
-        if href is not None
-    ]
-    return {
-        "type": "Feature",
-        "stac_version": "1.1.0",
-        "stac_extensions": [STAC_EXTENSIONS[k] for k in ("eo", "proj-v2", "raster", "processing", "file")],
-        "id": spec.product_id,
-        "geometry": round_geometry(geom),
-        "bbox": [round(v, 7) for v in geom.bounds],
-        "properties": props,
-        "links": links,
-        "assets": {
-            "data": {
-                "href": f"./{cog.name}",
-                "type": COG_MEDIA_TYPE,
-                "title": f"Fused reflectance ({', '.join(spec.bands)}), int16 × 1e-4, nodata {NODATA}",
-                "roles": ["data", "reflectance"],
-                "eo:bands": bands_eo,
-                "raster:bands": raster,
-                "file:checksum": multihash_sha256(cog),
-                "file:size": cog.stat().st_size,
-            },
-            "thumbnail": {
-                "href": f"./{spec.product_id}.png",
-                "type": "image/png",
-                "title": "Thumbnail (swir16, nir08, red; 0-0.5 reflectance; nodata transparent)",
-                "roles": ["thumbnail"],
-            },
-        },
-        "collection": spec.collection,
-    }
-
-
-def _write_if_changed(location: str, obj: dict[str, Any]) -> bool:
-    """Write JSON (atomically) unless the file already holds exactly this content."""
-    text = json.dumps(obj, indent=2) + "\n"
-    return storage.write_if_changed(location, text.encode(), "application/json")
-
-
-def _rel(target: str, start_dir: str) -> str:
-    rel = storage.relative(target, start_dir)
-    if rel is None:  # both live under one output root, so this cannot happen
-        raise ValueError(f"{target} is not reachable from {start_dir}")
-    return _dot(rel)
-
-
-def update_catalog(output: str | os.PathLike[str]) -> list[str]:
-    """(Re)write collection and catalog JSON for every product Item under ``output``.
-
-    Items are discovered in the store, so products of earlier runs stay listed; files whose
-    content would not change are not rewritten (a re-run of a finished window writes nothing).
-    Returns the locations written.
-    """
-    root = str(output)
-    written: list[str] = []
-    by_collection: dict[str, list[str]] = {}
-    for location in storage.list_files(root, ".json"):
-        parts = storage.relative_name(location, root).split("/")
-        name = parts[-1]
-        if len(parts) < 2 or not parts[0].startswith("eo-fusion-") or name.startswith("."):
-            continue
-        if name == "collection.json" or ".partial" in name:
-            continue
-        by_collection.setdefault(parts[0], []).append(location)
-    children = []
-    for coll_name in sorted(by_collection):
-        coll_dir = storage.join(root, coll_name)
-        item_files = sorted(by_collection[coll_name])
-        items = [json.loads(storage.read_bytes(p)) for p in item_files]
-        for path, item in zip(item_files, items, strict=True):
-            here = storage.parent(path)
-            links = [lk for lk in item["links"] if lk["rel"] == "derived_from"]
-            rel_coll = _rel(storage.join(coll_dir, "collection.json"), here)
-            rel_root = _rel(storage.join(root, "catalog.json"), here)
-            links += [
-                {"rel": "collection", "href": rel_coll, "type": "application/json"},
-                {"rel": "parent", "href": rel_coll, "type": "application/json"},
-                {"rel": "root", "href": rel_root, "type": "application/json"},
-            ]
-            item = {**item, "links": links}
-            if _write_if_changed(path, item):
-                written.append(path)
-        bboxes = [i["bbox"] for i in items]
-        starts = sorted(i["properties"]["start_datetime"] for i in items)
-        ends = sorted(i["properties"]["end_datetime"] for i in items)
-        first = items[0]
-        coll = {
-            "type": "Collection",
-            "stac_version": "1.1.0",
-            "stac_extensions": [STAC_EXTENSIONS[k] for k in ("eo", "proj-v2", "raster")],
-            "id": coll_name,
-            "title": f"eo-fusion {first['properties']['eo-fusion:task']} products, model "
-            f"{first['properties']['eo-fusion:model']['name']}",
-            "description": "Fused surface reflectance written by eo-fusion (int16 × 1e-4, nodata -9999).",
-            "license": "proprietary",
-            "extent": {
-                "spatial": {
-                    "bbox": [
-                        [
-                            min(b[0] for b in bboxes),
-                            min(b[1] for b in bboxes),
-                            max(b[2] for b in bboxes),
-                            max(b[3] for b in bboxes),
-                        ]
-                    ]
-                },
-                "temporal": {"interval": [[starts[0], ends[-1]]]},
-            },
-            "summaries": {
-                "eo-fusion:model": sorted({i["properties"]["eo-fusion:model"]["name"] for i in items})
-            },
-            "links": [
-                {"rel": "root", "href": "../catalog.json", "type": "application/json"},
-                {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
-            ]
-            + [
-                {"rel": "item", "href": _rel(p, coll_dir), "type": "application/geo+json"} for p in item_files
-            ],
-        }
-        coll_path = storage.join(coll_dir, "collection.json")
-        if _write_if_changed(coll_path, coll):
-            written.append(coll_path)
-        children.append(coll_name)
-    catalog = {
-        "type": "Catalog",
-        "stac_version": "1.1.0",
-        "id": CATALOG_ID,
-        "title": "eo-fusion products",
-        "description": "Fused products written by eo-fusion; one collection per task and model.",
-        "links": [{"rel": "root", "href": "./catalog.json", "type": "application/json"}]
-        + [
-            {"rel": "child", "href": f"./{name}/collection.json", "type": "application/json"}
-            for name in children
-        ],
-    }
-    catalog_path = storage.join(root, "catalog.json")
-    if _write_if_changed(catalog_path, catalog):
-        written.append(catalog_path)
-    return written
-
-
-def product_collections(output: str | os.PathLike[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """(collection, items) of the product catalog under ``output``, with every asset and link
-    href made absolute (a STAC API serves them from elsewhere). Read after :func:`update_catalog`."""
-    root = str(output)
-    catalog = json.loads(storage.read_bytes(storage.join(root, "catalog.json")))
-    out = []
-    for child in (lk for lk in catalog["links"] if lk["rel"] == "child"):
-        coll_path = _absolute(child["href"], root)
-        coll = json.loads(storage.read_bytes(coll_path))
-        coll_dir = storage.parent(coll_path)
-        items = []
-        for link in (lk for lk in coll["links"] if lk["rel"] == "item"):
-            item_path = _absolute(link["href"], coll_dir)
-            item = json.loads(storage.read_bytes(item_path))
-            here = storage.parent(item_path)
-            for asset in item["assets"].values():
-                asset["href"] = _absolute(asset["href"], here)
-            for lk in item["links"]:
-                lk["href"] = _absolute(lk["href"], here)
-            items.append(item)
-        out.append((coll, items))
-    return out
-
-
-def _absolute(href: str, folder: str) -> str:
-    if storage.is_remote(href) or os.path.isabs(href):
-        return href
-    if storage.is_remote(folder):
-        import posixpath
-
-        scheme, rest = folder.split("://", 1)
-        return f"{scheme}://{posixpath.normpath(posixpath.join(rest, href))}"
-    return str((Path(folder) / href).resolve())
 
 
 def read_product(path: str | os.PathLike[str]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:

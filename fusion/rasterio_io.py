@@ -46,6 +46,7 @@ def write_cog(
     blocksize: int = 512,
     overview_resampling: str = "average",
     band_descriptions: list[str] | None = None,
+    band_wavelengths: list[tuple[float, float] | None] | None = None,
     tags: dict[str, str] | None = None,
     scale: float | None = None,
     offset: float = 0.0,
@@ -57,6 +58,8 @@ def write_cog(
     COG. Integer data gets horizontal-differencing predictor 2, floats predictor 3. With
     ``scale`` every band carries GDAL's scale, ``offset`` and ``unit`` (value = DN * scale +
     offset), so GDAL, QGIS and rasterio readers see physical values, not bare integers.
+    ``band_wavelengths`` gives per band (centre, FWHM) in µm, or None: written as GDAL's
+    ``CENTRAL_WAVELENGTH_UM`` / ``FWHM_UM`` band metadata of the ``IMAGERY`` domain (GDAL 3.10+).
     """
     if profile not in COG_PROFILES:
         raise ConfigError(f"unknown COG profile {profile!r}; choose one of {sorted(COG_PROFILES)}")
@@ -96,6 +99,11 @@ def write_cog(
         if band_descriptions:
             for i, desc in enumerate(band_descriptions, start=1):
                 dst.set_band_description(i, desc)
+        for i, wavelength in enumerate(band_wavelengths or [], start=1):
+            if wavelength is not None:
+                dst.update_tags(
+                    i, ns="IMAGERY", CENTRAL_WAVELENGTH_UM=f"{wavelength[0]:g}", FWHM_UM=f"{wavelength[1]:g}"
+                )
         if scale is not None:
             dst.scales = (scale,) * count
             dst.offsets = (offset,) * count

@@ -11,19 +11,23 @@ import dataclasses
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pystac
 import yaml
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
 
 from fusion.catalog import (
     Scene,
     SearchRequest,
     as_utc_range,
+    licensing_of,
+    load_catalog,
     parse_aoi,
     reproject_geometry,
     search_static_catalog,
@@ -315,6 +319,8 @@ class SceneOnTile:
     tile: Tile
     scene: Scene
     role: str
+    #: share of the tile inside the scene's footprint (its STAC geometry), 0..1
+    coverage: float = 1.0
 
 
 def search_scenes(request: FusionRequest, with_targets: bool = False) -> list[SceneOnTile]:
@@ -337,11 +343,95 @@ def search_scenes(request: FusionRequest, with_targets: bool = False) -> list[Sc
         return []
     grid = request.grid(grid_scenes)
     tiles = request.output_tiles(grid, grid_scenes)
+    footprints = {
+        (s.collection, s.id): reproject_geometry(shape(s.geometry).segmentize(0.01), "EPSG:4326", grid.crs)
+        for _, group in groups
+        for s in group
+    }
+    check_requested_tiles(request, grid, tiles, list(footprints.values()))
     out = []
     for role, group in groups:
         for scene in group:
-            footprint = reproject_geometry(shape(scene.geometry).segmentize(0.01), "EPSG:4326", grid.crs)
+            footprint = footprints[(scene.collection, scene.id)]
             for tile in tiles:
-                if footprint.intersects(box(*tile.bounds)):
-                    out.append(SceneOnTile(tile, scene, role))
+                area = box(*tile.bounds)
+                if footprint.intersects(area):
+                    coverage = footprint.intersection(area).area / area.area
+                    out.append(SceneOnTile(tile, scene, role, min(1.0, coverage)))
+    return out
+
+
+#: Tile sizes a refused tile id is tried at, besides powers of two times the request's.
+COMMON_TILE_SIZES = (256, 512, 1024, 2048, 3660, 4096)
+
+
+def check_requested_tiles(
+    request: FusionRequest, grid: GridSpec, tiles: list[Tile], footprints: list[BaseGeometry]
+) -> None:
+    """Refuse a requested tile (``tiles``) that lies outside the request's AOI or, without one,
+    outside every scene found (``footprints``, in the grid CRS). A tile id names a different
+    place at every tile size (``GRID-COL-ROW`` counts tiles of ``tile_size`` pixels), so such a
+    tile is nearly always an id of another tile size; the message says which size it fits and
+    which tiles the area has at this one. Product ids and paths are unchanged."""
+    if request.tiles is None or not footprints:
+        return
+    aoi = parse_aoi(request.aoi)
+    if aoi is not None:
+        area = reproject_geometry(aoi.segmentize(0.01), "EPSG:4326", grid.crs)
+        what = "the --aoi"
+    else:
+        area = unary_union(footprints)
+        what = "the scenes found"
+
+    def inside(tile: Tile) -> bool:
+        return bool(box(*tile.bounds).intersection(area).area > 0)
+
+    if area.is_empty:
+        return
+    outside = [t for t in tiles if not inside(t)]
+    if not outside:
+        return
+    tile = outside[0]
+    size = grid.tile_size
+    sizes = sorted(
+        {s for s in (*COMMON_TILE_SIZES, *(size * 2**k for k in range(1, 4))) if s != size}
+        | {size // 2**k for k in range(1, 5) if size % 2**k == 0 and size // 2**k >= 16}
+    )
+    fits = [s for s in sizes if inside(dataclasses.replace(grid, tile_size=s).tile(tile.col, tile.row))]
+    minx, miny, maxx, maxy = area.bounds
+    span = ((maxx - minx) / grid.tile_extent + 2) * ((maxy - miny) / grid.tile_extent + 2)
+    here = [t.id for t in grid.tiles_for_bounds(area.bounds) if inside(t)] if span < 10_000 else []
+    listed = ", ".join(here[:6]) + (f" and {len(here) - 6} more" if len(here) > 6 else "")
+    listed = listed or "thousands of tiles"
+    fit = f"{tile.id} is inside {what} at --tile-size {' or '.join(str(s) for s in fits)}; " if fits else ""
+    raise ConfigError(
+        f"tile {tile.id} at --tile-size {size} lies outside {what}. Tile ids depend on --tile-size "
+        f"(GRID-COL-ROW counts tiles of that many pixels): {fit}at --tile-size {size} {what} lie "
+        f"on {listed}. Give tile ids of --tile-size {size}, or the --tile-size the ids were made with"
+    )
+
+
+def input_licensing(catalog: str, collection_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Per input collection id: its licence, providers and licence links, read from the
+    collection documents of ``catalog`` (a static catalog or a STAC API). A collection that
+    cannot be read is left out (the products then name only eo-fusion as provider); this never
+    stops a run."""
+    import logging
+
+    wanted = set(collection_ids)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        if is_stac_api(catalog):
+            from fusion.stacapi import open_api
+
+            client = open_api(catalog)
+            for cid in sorted(wanted):
+                coll = client.get_collection(cid)
+                out[cid] = licensing_of(coll.to_dict(include_self_link=False, transform_hrefs=False))
+        else:
+            for coll in load_catalog(catalog).get_children():
+                if isinstance(coll, pystac.Collection) and coll.id in wanted:
+                    out[coll.id] = licensing_of(coll.to_dict(include_self_link=False, transform_hrefs=False))
+    except Exception as exc:  # attribution is best effort: the products are already written
+        logging.getLogger("eo-fusion").warning("could not read the input collections' licences: %s", exc)
     return out

@@ -22,8 +22,9 @@ from apache_beam.pvalue import PCollection
 
 from fusion.errors import ConfigError
 from fusion.models import resolve_model
-from fusion.models.package import package_checksum, read_metadata
+from fusion.models.package import ModelMetadata, package_checksum, read_metadata
 from fusion.request import FusionRequest, check_catalog, check_request_credentials
+from fusion.tasks import FusionTask
 from pipelines.records import DEAD_LETTER, EMPTY, EXISTING, FAILED_BLOCKS, MAIN
 from pipelines.stages.blocks import PlanBlocks, ReadBlocks
 from pipelines.stages.inference import FuseBlocks
@@ -53,11 +54,21 @@ def _record_json(record: Any) -> str:
     return json.dumps(record.to_json(), sort_keys=True, default=str)
 
 
-def build_pipeline(
-    request: FusionRequest, pipeline: beam.Pipeline, report_dir: str | None = None
-) -> PipelineOutputs:
-    """Add the fusion graph for ``request`` to ``pipeline`` (not run). With ``report_dir``,
-    product records and dead letters are also written there as JSON lines."""
+@dataclass(frozen=True)
+class PreparedModel:
+    """What a run resolves and checks before any stage: the request's task and its model
+    package (folder, metadata, checksum) and the block alignment the model needs."""
+
+    task: FusionTask
+    model_dir: str
+    metadata: ModelMetadata
+    checksum: str
+    align: int
+
+
+def prepare(request: FusionRequest) -> PreparedModel:
+    """Refuse what would fail later (output location, catalog, credentials, a model of another
+    task, sizes the model cannot use) and resolve the model; nothing is searched or read."""
     check_output_location(request.output)
     check_catalog(request.catalog)
     check_request_credentials(request)
@@ -78,15 +89,36 @@ def build_pipeline(
                 f"{label} {size} must be a multiple of {align} for model {metadata.name!r} "
                 f"(its coarse ratio or source pixel sizes on the {request.resolution:g} m grid)"
             )
+    return PreparedModel(task, str(model_dir), metadata, checksum, align)
 
+
+def plan_jobs(
+    request: FusionRequest, pipeline: beam.Pipeline, prepared: PreparedModel
+) -> tuple[dict[str, PCollection], dict[str, PCollection]]:
+    """SearchScenes → AssessScenes → PlanJobs on ``pipeline``: the outputs of AssessScenes
+    (its dead letters) and of PlanJobs (``(job, tile)`` and a ``skipped`` dead letter per
+    date not fused). Reads QA assets only. ``fusion run --dry-run`` stops here."""
     scenes = pipeline | "SearchScenes" >> SearchScenes(request)
-    assessed = scenes[MAIN] | "AssessScenes" >> AssessScenes(task.qa_factors(metadata.coarse_ratio))
+    assessed = scenes[MAIN] | "AssessScenes" >> AssessScenes(
+        prepared.task.qa_factors(prepared.metadata.coarse_ratio)
+    )
     planned_jobs = assessed[MAIN] | "PlanJobs" >> PlanJobs(request)
+    return assessed, planned_jobs
+
+
+def build_pipeline(
+    request: FusionRequest, pipeline: beam.Pipeline, report_dir: str | None = None
+) -> PipelineOutputs:
+    """Add the fusion graph for ``request`` to ``pipeline`` (not run). With ``report_dir``,
+    product records and dead letters are also written there as JSON lines."""
+    prepared = prepare(request)
+    task, model_dir, metadata = prepared.task, prepared.model_dir, prepared.metadata
+    assessed, planned_jobs = plan_jobs(request, pipeline, prepared)
     planned = planned_jobs[MAIN] | "PlanBlocks" >> PlanBlocks(
-        request.output, task, metadata, checksum, str(model_dir), request.block_size, align
+        request.output, task, metadata, prepared.checksum, model_dir, request.block_size, prepared.align
     )
     read = planned[MAIN] | "ReadBlocks" >> ReadBlocks(task, metadata)
-    fused = read[MAIN] | "FuseBlocks" >> FuseBlocks(str(model_dir))
+    fused = read[MAIN] | "FuseBlocks" >> FuseBlocks(model_dir)
     blocks = (
         fused[MAIN],
         read[EMPTY],
@@ -99,7 +131,13 @@ def build_pipeline(
         | "DeadLetters" >> beam.Flatten()
     )
     published = (assembled[MAIN], planned[EXISTING]) | "AllProducts" >> beam.Flatten()
-    stac = published | "PublishStac" >> PublishStac(request.output, request.stac_api)
+    stac = published | "PublishStac" >> PublishStac(
+        request.output,
+        request.stac_api,
+        str(model_dir),
+        request.catalog,
+        tuple(sorted(set(request.collections.values()))),
+    )
     if report_dir is not None:
         for label, pcoll in (("products", published), ("dead-letter", dead)):
             _ = (

@@ -48,7 +48,7 @@ class RunSummary:
             reason = rec["reason"].split(";")[0]
             if rec.get("asset") and rec["reason"].startswith(str(rec["asset"])):
                 reason = rec["reason"][len(rec["asset"]) + 2 :]
-            out[(rec["stage"], rec["kind"], reason[:100])] += 1
+            out[(rec["stage"], rec["kind"], reason[:240])] += 1
         return out
 
     def text(self) -> str:

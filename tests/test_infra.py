@@ -1,5 +1,6 @@
 """Infrastructure checks: Terraform parses and passes checkov, and the pieces that must agree
-(Beam and TensorFlow pins, template parameters, pipeline options, scheduler body) agree."""
+(pyproject ranges and the constraints file, Beam and TensorFlow pins, template parameters,
+pipeline options, scheduler body) agree."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import apache_beam
 import hcl2
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from pipelines.launch import fusion_option_names
 
@@ -60,16 +64,37 @@ def _metadata() -> dict[str, Any]:
     return data
 
 
-def _pyproject_pin(package: str) -> str:
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    requirements = list(pyproject["project"]["dependencies"])
-    for extra in pyproject["project"]["optional-dependencies"].values():
-        requirements += extra
-    for req in requirements:
-        m = re.match(rf"^{re.escape(package)}(\[[^\]]*\])?==([\w.]+)$", req)
-        if m:
-            return m.group(2)
-    raise AssertionError(f"{package} is not pinned with == in pyproject.toml")
+CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
+
+
+def _name(name: str) -> str:
+    return canonicalize_name(name)
+
+
+def _constraints() -> dict[str, str]:
+    """requirements/constraints.txt: normalized name -> exact version."""
+    pins: dict[str, str] = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            m = re.fullmatch(r"([A-Za-z0-9][\w.-]*)==([\w.]+)", line)
+            assert m, f"constraints.txt: not an exact pin: {line!r}"
+            assert _name(m.group(1)) not in pins, f"constraints.txt pins {m.group(1)} twice"
+            pins[_name(m.group(1))] = m.group(2)
+    return pins
+
+
+def _pyproject_requirements() -> dict[str, list[Requirement]]:
+    """pyproject.toml's requirements: "dependencies" and each extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = {"dependencies": project["dependencies"], **project["optional-dependencies"]}
+    return {group: [Requirement(r) for r in reqs] for group, reqs in groups.items()}
+
+
+def _pin(package: str) -> str:
+    pins = _constraints()
+    assert _name(package) in pins, f"{package} is not pinned in requirements/constraints.txt"
+    return pins[_name(package)]
 
 
 # ------------------------------------------------------------------------------- HCL + checkov
@@ -203,8 +228,46 @@ def test_no_service_account_keys_no_public_buckets_no_default_compute_account() 
 # --------------------------------------------------------------------------- consistency
 
 
-def test_beam_version_agrees_in_pyproject_setup_py_and_dockerfile(tmp_path: Path) -> None:
-    pinned = _pyproject_pin("apache-beam")
+def test_pyproject_gives_ranges_that_hold_the_pins_of_the_constraints_file() -> None:
+    """The library metadata takes ranges (it installs beside other tools); the exact tested
+    versions are requirements/constraints.txt, and each range holds its pin."""
+    pins = _constraints()
+    for group, reqs in _pyproject_requirements().items():
+        for req in reqs:
+            specs = {spec.operator for spec in req.specifier}
+            assert not specs & {"==", "==="}, f"{group}: {req} is exact: pin it in constraints.txt"
+            assert ">=" in specs, f"{group}: {req} has no lower bound"
+            if group in ("dependencies", "cpu", "gpu"):
+                assert "<" in specs, f"{group}: {req} has no upper bound"
+            assert _name(req.name) in pins, f"{group}: {req.name} is not pinned in constraints.txt"
+            assert req.specifier.contains(pins[_name(req.name)], prereleases=True), (
+                f"{group}: {req} does not hold the pin {req.name}=={pins[_name(req.name)]}"
+            )
+    # The deprecated shim is gone; the maintained distribution provides `stac_validator`.
+    assert "stac-validator" not in pins
+    assert "stac-valid" in {_name(r.name) for r in _pyproject_requirements()["test"]}
+
+
+def test_make_install_and_the_image_install_with_the_constraints_file() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^CONSTRAINTS := requirements/constraints\.txt$", makefile, re.M)
+    rule = re.search(r"^\$\(VENV\)/\.installed: (.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert rule, "Makefile has no $(VENV)/.installed rule"
+    # A change of the pins reinstalls .venv.
+    assert "$(CONSTRAINTS)" in rule.group(1).split()
+    assert 'pip install --quiet -e ".[cpu,test,lint]" -c $(CONSTRAINTS)' in rule.group(2)
+    # The build backend setup.py and the wheel test use is the pinned one (>= 77: SPDX license).
+    assert re.search(r'pip install --quiet "setuptools>=77" -c \$\(CONSTRAINTS\)', rule.group(2))
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    (setuptools_req,) = [Requirement(r) for r in build if Requirement(r).name == "setuptools"]
+    assert setuptools_req.specifier.contains(_pin("setuptools"))
+    dockerfile = (INFRA / "Dockerfile").read_text()
+    assert "COPY requirements/constraints.txt ./requirements/" in dockerfile
+    assert 'pip install ".[gpu]" -c requirements/constraints.txt' in dockerfile
+
+
+def test_beam_version_agrees_in_constraints_setup_py_and_dockerfile(tmp_path: Path) -> None:
+    pinned = _pin("apache-beam")
     dockerfile = (INFRA / "Dockerfile").read_text()
     arg = re.search(r"^ARG BEAM_VERSION=([\w.]+)$", dockerfile, re.M)
     assert arg and arg.group(1) == pinned, f"Dockerfile BEAM_VERSION {arg and arg.group(1)} != {pinned}"
@@ -213,7 +276,8 @@ def test_beam_version_agrees_in_pyproject_setup_py_and_dockerfile(tmp_path: Path
     assert "COPY --from=beam /opt/apache/beam /opt/apache/beam" in dockerfile
     py = re.search(r"^ARG PYTHON_VERSION=(\d+\.\d+)$", dockerfile, re.M)
     assert py and py.group(1) == f"{sys.version_info.major}.{sys.version_info.minor}"
-    # What Dataflow's --setup_file sees: metadata generated from setup.py.
+    # What Dataflow's --setup_file sees: metadata generated from setup.py, a range that holds
+    # the pin (the image already carries exactly that version).
     subprocess.run(
         [sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path)],
         cwd=ROOT,
@@ -221,13 +285,22 @@ def test_beam_version_agrees_in_pyproject_setup_py_and_dockerfile(tmp_path: Path
         capture_output=True,
     )
     requires = (next(tmp_path.glob("*.egg-info")) / "requires.txt").read_text().splitlines()
-    assert f"apache-beam[gcp]=={pinned}" in requires
+    (beam,) = [Requirement(r) for r in requires if r.startswith("apache-beam")]
+    assert beam.extras == {"gcp"} and beam.specifier.contains(pinned), beam
+    # And the installed Beam (what the tests ran with) is that pin.
+    assert apache_beam.__version__ == pinned
 
 
 def test_dockerfile_installs_the_gpu_build_of_the_pinned_tensorflow_and_runs_pip_check() -> None:
     dockerfile = (INFRA / "Dockerfile").read_text()
-    assert _pyproject_pin("tensorflow") == _pyproject_pin("tensorflow-cpu")
-    assert 'pip install ".[gpu]"' in dockerfile
+    # Both builds are pinned to the same version, and both extras take the same range.
+    assert _pin("tensorflow") == _pin("tensorflow-cpu")
+    reqs = _pyproject_requirements()
+    (gpu,) = [r for r in reqs["gpu"] if r.name == "tensorflow"]
+    (cpu,) = [r for r in reqs["cpu"] if r.name == "tensorflow-cpu"]
+    assert gpu.specifier == cpu.specifier
+    assert f"tensorflow=={_pin('tensorflow')}" in dockerfile  # the CUDA/cuDNN notes name it
+    assert 'pip install ".[gpu]" -c requirements/constraints.txt' in dockerfile
     # TF 2.21's [and-cuda] extra asks for CUDA 12 >= 12.5 and cuDNN 9 >= 9.3: the base must match,
     # the compiler package must be the base's CUDA version, and the build checks the cuDNN.
     base = re.search(r"ARG CUDA_IMAGE=nvidia/cuda:12\.(\d+)\.\d+-cudnn-runtime-ubuntu22\.04", dockerfile)

@@ -86,6 +86,38 @@ def test_every_unfused_date_has_a_reason() -> None:
     assert len(jobs) + len(skips) == sum(1 for o in obs if o.role == "coarse")
 
 
+def test_a_partly_covered_tile_says_so_with_figures_and_the_fix() -> None:
+    """Scenes that cover only part of the tile can never be clear enough: the reason says how
+    much of which tile (of which size) they cover, not "too cloudy" or "no clear pairs"."""
+    import dataclasses
+
+    def on_part(obs: Observation, coverage: float) -> Observation:
+        return dataclasses.replace(obs, coverage=coverage, tile_size=5120)
+
+    obs = [
+        on_part(fine(D(2023, 6, 1), clear=0.08), 0.09),
+        on_part(coarse(D(2023, 6, 1)), 0.2),
+        on_part(coarse(D(2023, 6, 10), clear=0.15), 0.2),  # below min_target_clear: coverage
+        on_part(coarse(D(2023, 6, 20)), 0.2),  # clear enough (a coarse QA read past the scene)
+    ]
+    jobs, skips = pair_tile(obs, PairingConfig())
+    reasons = {s.date: s.reason for s in skips}
+    assert not jobs
+    assert reasons[D(2023, 6, 20)] == (
+        "no reference pair: the fine scenes cover at most 9% of tile T (tile size 5120 px), below "
+        "min_reference_clear 50% even without clouds. Use a smaller --tile-size (the demo uses "
+        "512) or an --aoi inside the scenes"
+    )
+    assert reasons[D(2023, 6, 10)].startswith(
+        "partly covered: the scene covers only 20% of tile T (tile size 5120 px), below min_target_clear 50%"
+    )
+    # Fully covered but cloudy: still the cloud reasons.
+    jobs, skips = pair_tile([fine(D(2023, 6, 1), 0.1), coarse(D(2023, 6, 10), 0.1)], PairingConfig())
+    assert [s.reason.split(":")[0] for s in skips] == ["too cloudy"]
+    _, skips = pair_tile([fine(D(2023, 6, 1), 0.1), coarse(D(2023, 6, 10))], PairingConfig())
+    assert skips[0].reason.endswith("there are no clear reference pairs at all")
+
+
 def test_composite_matches_its_period_only() -> None:
     """An 8-day composite pairs with a fine date inside its period; the ±1 day tolerance is for
     daily products and must not make one fine date match two consecutive composites."""

@@ -294,13 +294,91 @@ def test_run_writes_valid_cogs_and_a_valid_self_contained_catalog(starfm_run: An
         assert data["raster:bands"][0]["scale"] == 1e-4 and data["raster:bands"][0]["nodata"] == -9999
         assert item["properties"]["eo-fusion:model"]["checksum"].startswith("sha256:")
         assert item["properties"]["proj:code"].startswith("EPSG:") and "proj:epsg" not in item["properties"]
-        assert all(Path(lk["href"]).is_absolute() for lk in derived)
+        inputs = [lk for lk in derived if not lk["title"].startswith("model: ")]
+        assert inputs and all(Path(lk["href"]).is_absolute() for lk in inputs)
+        # The model link stays inside the folder (relative), so it survives the copy below.
+        (model_link,) = [lk for lk in derived if lk["title"].startswith("model: ")]
+        assert model_link["href"].startswith("../") and (item_path.parent / model_link["href"]).exists()
     # The products folder copied elsewhere keeps every link and asset.
     copy = tmp_path / "elsewhere" / "products"
     shutil.copytree(out, copy)
     assert broken_links_and_assets(copy / "catalog.json") == []
     copied = sorted(copy.glob("eo-fusion-*/*/*/*.json"))
     assert len(copied) == len(summary.written)
+
+
+@pytest.mark.slow
+def test_products_describe_themselves(starfm_run: Any) -> None:
+    """Items validate with pystac against the core STAC 1.1 schemas (pystac's bundled copies,
+    offline) and read back through pystac's extension classes; the collection names licence,
+    providers, keywords and item_assets; the model is copied beside the products as a STAC MLM
+    Item that every product links to; COG bands carry their wavelengths."""
+    import pystac
+    from pystac.extensions.eo import EOExtension
+    from pystac.extensions.grid import GridExtension
+    from pystac.extensions.mlm import MLMExtension
+    from pystac.extensions.projection import ProjectionExtension
+    from pystac.extensions.raster import RasterExtension
+
+    from fusion.models.package import package_checksum as checksum_of
+    from fusion.sensors import get_sensor
+
+    request, summary, _ = starfm_run
+    out = Path(request.output)
+    oli = {b.common_name: b for b in get_sensor("landsat-oli").bands}
+    items = sorted(out.glob("eo-fusion-*/*/*/*.json"))
+    assert len(items) == len(summary.written)
+    for item_path in items:
+        data = json.loads(item_path.read_text())
+        # Core schema, offline: the extension schemas are not bundled by any package (see
+        # tests/schemas/), so they are left out of this call and checked field by field below.
+        assert pystac.validation.validate_dict({**data, "stac_extensions": []})
+        item = pystac.Item.from_dict(data)
+        proj = ProjectionExtension.ext(item)
+        assert proj.code == "EPSG:32614" and proj.shape == [256, 256]
+        assert GridExtension.ext(item).code == f"EOFUSION-256PX-{data['properties']['eo-fusion:tile']}"
+        asset = item.assets["data"]
+        bands = EOExtension.ext(asset).bands
+        assert [b.name for b in bands] == ["blue", "green", "red", "nir08", "swir16", "swir22"]
+        for band in bands:
+            assert band.center_wavelength == oli[band.common_name].center_wavelength
+            assert band.full_width_half_max == oli[band.common_name].full_width_half_max
+        raster = RasterExtension.ext(asset).bands
+        assert raster and {(r.scale, r.offset, r.nodata, r.unit) for r in raster} == {
+            (1e-4, 0.0, -9999, "reflectance")
+        }
+        assert data["properties"]["eo-fusion:input_collections"] == ["landsat-c2-l2", "modis-09A1-061"]
+        assert "href" not in data["properties"]["eo-fusion:model"]  # no path of the machine that ran it
+    # COG band metadata: GDAL's IMAGERY domain wavelengths.
+    with rasterio.open(items[0].with_suffix(".tif")) as src:
+        tags = src.tags(4, ns="IMAGERY")
+        assert float(tags["CENTRAL_WAVELENGTH_UM"]) == oli["nir08"].center_wavelength
+        assert float(tags["FWHM_UM"]) == oli["nir08"].full_width_half_max
+    # The product collection: licence, providers (the inputs' own, and eo-fusion), item_assets.
+    (coll_path,) = out.glob("eo-fusion-*/collection.json")
+    coll_data = json.loads(coll_path.read_text())
+    assert pystac.validation.validate_dict({**coll_data, "stac_extensions": []})
+    coll = pystac.Collection.from_dict(coll_data)
+    assert coll.license not in ("proprietary", "various")
+    scenes = Path(request.catalog) if Path(request.catalog).is_dir() else Path(request.catalog).parent
+    simulated = json.loads((scenes / "landsat-c2-l2" / "collection.json").read_text())
+    assert coll.license == simulated["license"]
+    names = {p.name: p.roles for p in coll.providers or []}
+    assert names["eo-fusion"] == ["processor"] and "eo-fusion simulator" in names
+    assert {"eo-fusion", "starfm", "spatiotemporal"} <= set(coll.keywords or [])
+    assert set(coll.item_assets) == {"data", "thumbnail"}
+    assert len(coll.item_assets["data"].properties["eo:bands"]) == 6
+    # The model: package copied once, described as an MLM Item, checksum intact.
+    (model_item_path,) = out.glob("models/*/*.json")
+    model = pystac.Item.from_dict(json.loads(model_item_path.read_text()))
+    assert pystac.validation.validate_dict({**model.to_dict(), "stac_extensions": []})
+    assert MLMExtension.has_extension(model) and model.properties["mlm:name"] == "starfm"
+    assert model.properties["eo-fusion:model"]["checksum"] == f"sha256:{checksum_of(resolve_model('starfm'))}"
+    assert checksum_of(model_item_path.parent / "package") == checksum_of(resolve_model("starfm"))
+    for asset in model.assets.values():
+        assert (model_item_path.parent / asset.href).is_file()
+    catalog = json.loads((out / "catalog.json").read_text())
+    assert "./models/collection.json" in [lk["href"] for lk in catalog["links"] if lk["rel"] == "child"]
 
 
 def test_second_run_writes_nothing_and_reports_existing(starfm_run: Any) -> None:

@@ -40,6 +40,12 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> Non
         [str(venv / "bin" / "python"), "-c", "import fusion, pipelines; print(fusion.__file__)"], tmp_path
     )
     assert where.strip().startswith(str(site)), where
+    # Those are the tested versions (`make install` takes requirements/constraints.txt), and
+    # the wheel's requirement ranges accept them: pip check sees the wheel's metadata first.
+    wheel_meta = "import importlib.metadata as m; print(m.distribution('eo-fusion').locate_file(''))"
+    meta = _run([str(venv / "bin" / "python"), "-c", wheel_meta], tmp_path)
+    assert meta.strip().startswith(str(site)), meta
+    _run([py, "-m", "pip", "--python", str(venv / "bin" / "python"), "check"], tmp_path)
     models = _run([str(venv / "bin" / "fusion"), "models"], tmp_path)
     for name in ("dcstfn", "mgan", "starfm", "naive", "bandpass", "area-average"):
         assert any(line.split()[0] == name for line in models.splitlines() if line.strip()), models

@@ -120,7 +120,8 @@ def _collection(collection_id: str, items: list[pystac.Item], sensor: S.Sensor) 
             pystac.SpatialExtent([spatial]),
             pystac.TemporalExtent([[min(starts), max(ends)]]),
         ),
-        license="proprietary",
+        # Our own simulated data, given away: CC0 (products fused from it inherit that).
+        license="CC0-1.0",
         stac_extensions=[STAC_EXTENSIONS["eo"], STAC_EXTENSIONS["proj"], STAC_EXTENSIONS["raster"]],
         summaries=pystac.Summaries(
             {
@@ -129,7 +130,11 @@ def _collection(collection_id: str, items: list[pystac.Item], sensor: S.Sensor) 
             }
         ),
     )
-    coll.providers = [pystac.Provider("eo-fusion simulator", roles=[pystac.ProviderRole.PRODUCER])]
+    coll.providers = [
+        pystac.Provider(
+            "eo-fusion simulator", roles=[pystac.ProviderRole.PRODUCER, pystac.ProviderRole.LICENSOR]
+        )
+    ]
     return coll
 
 

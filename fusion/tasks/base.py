@@ -63,6 +63,11 @@ class JobLineage:
     start_datetime: dt.datetime
     end_datetime: dt.datetime
     reference_dates: tuple[dt.date, ...] = ()
+    #: the input scenes' collections (the products' providers and licences come from them)
+    input_collections: tuple[str, ...] = ()
+    #: the sensor (a :mod:`fusion.sensors` name) whose bands the products stand for; their
+    #: wavelengths go into the COG and the Item. None: bands named only.
+    output_sensor: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ from fusion.catalog import Scene
 from fusion.errors import BlockReadError, ConfigError, FusionError
 from fusion.grid import Block, Tile, Window
 from fusion.models.package import ModelMetadata, TensorSpecJson
-from fusion.pairing import FusionJob, Observation, PairingConfig, Skip
+from fusion.pairing import FusionJob, Observation, PairingConfig, Skip, low_clear_reason
 from fusion.request import FusionRequest, search_scenes
+from fusion.sensors import LANDSAT_OLI
 from fusion.tasks import HARMONIZE
 from fusion.tasks.base import (
     PAIR_TRAINING_SET,
@@ -215,8 +216,7 @@ def harmonize_jobs(
                     best.tile_id,
                     day,
                     best.scene.id,
-                    f"too cloudy: clear fraction {best.clear_fraction:.0%} of the tile is below "
-                    f"{config.min_target_clear:.0%}",
+                    low_clear_reason(best, config.min_target_clear, "min_target_clear"),
                     best.scene.qa_href,
                 )
             )
@@ -262,7 +262,7 @@ def tile_pairs(
             report(f"{item.scene.id}: {exc}")
             continue
         observations.setdefault(item.tile.id, []).append(
-            Observation(item.scene, item.role, item.tile.id, clear)
+            Observation(item.scene, item.role, item.tile.id, clear, item.coverage, item.tile.grid.tile_size)
         )
     return [
         (tiles[t], pair)
@@ -322,7 +322,14 @@ class HarmonizeTask(FusionTask):
 
     def lineage(self, job: FusionJob, metadata: ModelMetadata) -> JobLineage:
         scene = job.target.scene
-        return JobLineage((("target", scene.id, scene.item_href),), scene.start_datetime, scene.end_datetime)
+        # Products are Landsat-8 OLI equivalents (HLS's reference sensor): OLI's wavelengths.
+        return JobLineage(
+            (("target", scene.id, scene.item_href),),
+            scene.start_datetime,
+            scene.end_datetime,
+            input_collections=(scene.collection,),
+            output_sensor=LANDSAT_OLI.name,
+        )
 
     def block_alignment(self, metadata: ModelMetadata, output_pixel: float) -> int:
         return block_alignment(metadata, output_pixel)

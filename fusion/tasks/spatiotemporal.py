@@ -76,8 +76,15 @@ class SpatiotemporalTask(FusionTask):
             inputs.append((f"fine_tk{k}", pair.fine.scene.id, pair.fine.scene.item_href))
             inputs.append((f"coarse_tk{k}", pair.coarse.scene.id, pair.coarse.scene.item_href))
         scene = job.target.scene
+        scenes = [scene] + [s for p in pairs for s in (p.fine.scene, p.coarse.scene)]
         return JobLineage(
-            tuple(inputs), scene.start_datetime, scene.end_datetime, tuple(p.date for p in pairs)
+            tuple(inputs),
+            scene.start_datetime,
+            scene.end_datetime,
+            tuple(p.date for p in pairs),
+            input_collections=tuple(sorted({s.collection for s in scenes})),
+            # The products are fine-sensor images of the target date: that sensor's bands.
+            output_sensor=pairs[0].fine.scene.sensor if pairs else None,
         )
 
     def check_model(self, metadata: ModelMetadata, source: str = "") -> None:

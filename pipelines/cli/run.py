@@ -200,6 +200,15 @@ def demo_spatiotemporal(out: Path, progress: Any) -> None:
     is_flag=True,
     help="Exit 0 even when a product failed or no product was produced.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan and exit 0: per tile, every target date to fuse (its reference dates and "
+    "input scenes), already in the output, or skipped (with the reason the run would record). "
+    "Searches the catalog and reads the scenes' QA assets (cloud masks) to assess clear "
+    "fractions; reads no reflectance band, runs no model and writes nothing to the output "
+    "(with --report-dir: plan.jsonl and plan.txt there).",
+)
 @quiet_option
 @click.pass_context
 @exit_on_fusion_error
@@ -209,6 +218,7 @@ def run(
     request_file: Path | None,
     report_dir: Path | None,
     allow_partial: bool,
+    dry_run: bool,
     quiet: bool,
     **fields: Any,
 ) -> None:
@@ -218,15 +228,27 @@ def run(
     DirectRunner --direct_num_workers 2`; an option that is neither one of these nor a Beam
     option is refused. Prints the run summary; products already present are skipped.
 
+    Tile ids depend on --tile-size (GRID-COL-ROW counts tiles of that many pixels): a --tiles
+    id that lies outside the --aoi (or, without one, outside every scene found) at this tile
+    size is refused, naming the tile size it fits.
+
     Exit status: 0 when every planned product exists (written now or before); 2 when the
     request is refused; 3 when a product failed or none was produced (see the summary and
-    the report's dead-letter.jsonl), unless --allow-partial.
+    the report's dead-letter.jsonl), unless --allow-partial. --dry-run exits 0 (2 if refused).
     """
     from pipelines.run import run_fusion
 
     setup_logging(quiet)
     beam_args = beam_arguments(list(ctx.args))
     request = _request_from(request_file, fields)
+    if dry_run:
+        from pipelines.plan import plan_run
+
+        plan = plan_run(request, beam_args, report_dir)
+        click.echo(plan.text())
+        if report_dir is not None:
+            click.echo(f"plan: {report_dir / 'plan.jsonl'}")
+        return
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     report = report_dir or Path("fusion-reports") / stamp
     summary = run_fusion(request, report, beam_args)

@@ -16,7 +16,7 @@ from fusion.errors import FusionError
 from fusion.grid import Tile, crop_halo, plan_blocks
 from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob
-from fusion.publish import product_spec
+from fusion.publish import ProductSpec, product_spec
 from fusion.tasks import FusionTask
 from pipelines.records import (
     DEAD_LETTER,
@@ -34,6 +34,15 @@ from pipelines.records import (
 )
 from pipelines.stages import common
 from pipelines.stages.common import asset_of, count
+
+
+def job_product(
+    job: FusionJob, task: FusionTask, metadata: ModelMetadata, checksum: str, model_href: str
+) -> ProductSpec:
+    """The product ``job`` makes with the model: its deterministic id, paths and lineage."""
+    return product_spec(
+        job, metadata, checksum, model_href, dict(metadata.parameters), task.lineage(job, metadata)
+    )
 
 
 @dataclass
@@ -73,9 +82,7 @@ class PlanBlocks(beam.PTransform[Any, Any]):
 
         def plan(element: tuple[FusionJob, Tile]) -> Iterator[Any]:
             job, tile = element
-            spec = product_spec(
-                job, metadata, checksum, href, dict(metadata.parameters), task.lineage(job, metadata)
-            )
+            spec = job_product(job, task, metadata, checksum, href)
             if spec.exists(output):
                 count("products_existing")
                 yield beam.pvalue.TaggedOutput(EXISTING, ProductRecord(spec.product_id, "exists"))

@@ -153,18 +153,29 @@ class PublishStac(beam.PTransform[Any, Any]):
 
     output: str
     stac_api: str | None = None
+    #: the model package of this run: copied under ``models/`` and described as a STAC MLM Item
+    model_package: str | None = None
+    #: the source catalog and the request's collections: their licences and providers
+    #: attribute the products (read once, when the products are written)
+    catalog: str | None = None
+    input_collections: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__init__()
 
     def expand(self, products: PCollection) -> dict[str, PCollection]:
-        output = self.output
-        stac_api = self.stac_api
+        output, stac_api, package = self.output, self.stac_api, self.model_package
+        catalog, collections = self.catalog, self.input_collections
 
         def publish(records: list[ProductRecord]) -> list[str]:
             if not records:
                 return []
-            written = update_catalog(output)
+            licensing: dict[str, dict[str, Any]] = {}
+            if catalog:
+                from fusion.request import input_licensing
+
+                licensing = input_licensing(catalog, collections)
+            written = update_catalog(output, [package] if package else [], licensing)
             if stac_api:
                 from fusion.stacapi import StacApiPublisher
 

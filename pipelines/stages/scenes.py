@@ -69,7 +69,10 @@ class _AssessDoFn(beam.DoFn):
             )
             return
         count("observations_assessed")
-        yield Observation(item.scene, item.role, item.tile.id, clear), item.tile
+        yield (
+            Observation(item.scene, item.role, item.tile.id, clear, item.coverage, item.tile.grid.tile_size),
+            item.tile,
+        )
 
 
 @dataclass
