@@ -701,6 +701,9 @@ def product_collections(output: str | os.PathLike[str]) -> list[tuple[dict[str, 
             here = storage.parent(item_path)
             for asset in item["assets"].values():
                 asset["href"] = _absolute(asset["href"], here)
+            # The model Items stay in the output folder (the API gets the products only), so
+            # the API copy does not carry a link to a file it does not serve.
+            item["links"] = [lk for lk in item["links"] if not str(lk.get("title", "")).startswith("model: ")]
             for lk in item["links"]:
                 lk["href"] = _absolute(lk["href"], here)
             items.append(item)
