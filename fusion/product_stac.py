@@ -353,17 +353,11 @@ def model_item(
 
 
 def publish_model(
-    output: str | os.PathLike[str],
-    package_dir: str | os.PathLike[str],
-    period: tuple[str, str],
+    output: str | os.PathLike[str], package: Path, metadata: ModelMetadata, checksum: str
 ) -> tuple[str, list[str]]:
     """Copy the model package under ``{output}/models/{id}/package/`` (files already there with
-    the same content are left alone) and write its MLM Item. Returns (Item location, written)."""
-    from fusion.models.package import package_checksum, read_metadata
-
-    package = Path(package_dir)
-    metadata = read_metadata(package)
-    checksum = package_checksum(package)
+    the same content are left alone). Returns (where its MLM Item goes, files written); the Item
+    itself is written by :func:`update_catalog` (:func:`model_item_for`)."""
     item_id = model_item_id(metadata.name, metadata.version, checksum)
     folder = model_folder(output, item_id)
     written = []
@@ -371,7 +365,6 @@ def publish_model(
         target = storage.join(folder, "package", *path.relative_to(package).parts)
         if storage.write_if_changed(target, path.read_bytes()):
             written.append(target)
-    del period  # the Item is written by update_catalog (model_item_for), which merges periods
     return storage.join(folder, f"{item_id}.json"), written
 
 
@@ -584,9 +577,11 @@ def update_catalog(
 
     # Model packages of this run: copy and describe (period = the products they made here).
     for package in model_packages:
-        from fusion.models.package import package_checksum
+        from fusion.models.package import package_checksum, read_metadata
 
-        checksum = f"sha256:{package_checksum(package)}"
+        package = Path(package)
+        metadata, digest = read_metadata(package), package_checksum(package)
+        checksum = f"sha256:{digest}"
         mine = [
             i
             for items in loaded.values()
@@ -599,10 +594,10 @@ def update_catalog(
             min(i["properties"]["start_datetime"] for i in mine),
             max(i["properties"]["end_datetime"] for i in mine),
         )
-        location, copied = publish_model(root, package, period)
+        location, copied = publish_model(root, package, metadata, digest)
         written += copied
         models_dir = storage.join(root, MODELS_FOLDER)
-        item = model_item_for(location, package, period)
+        item = model_item_for(location, package, metadata, digest, period)
         item["links"] = _structural_links(location, models_dir, root)
         if _write_if_changed(location, item):
             written.append(location)
@@ -668,17 +663,16 @@ def update_catalog(
     return written
 
 
-def model_item_for(location: str, package: str | os.PathLike[str], period: tuple[str, str]) -> dict[str, Any]:
+def model_item_for(
+    location: str, package: Path, metadata: ModelMetadata, checksum: str, period: tuple[str, str]
+) -> dict[str, Any]:
     """The MLM Item of ``package`` to be written at ``location``, keeping the period of the one
     already there when it covers more (products of earlier runs)."""
-    from fusion.models.package import package_checksum, read_metadata
-
     previous = _read_json(location)
     if previous is not None:
         props = previous["properties"]
         period = (min(period[0], props["start_datetime"]), max(period[1], props["end_datetime"]))
-    path = Path(package)
-    return model_item(read_metadata(path), package_checksum(path), path, period)
+    return model_item(metadata, checksum, package, period)
 
 
 def product_collections(output: str | os.PathLike[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
