@@ -58,3 +58,7 @@ class BlockReadError(FusionError, OSError):
 
 class LaunchError(FusionError, RuntimeError):
     """A cloud launch cannot start: credentials, project or permissions are missing."""
+
+
+class AuthenticationError(FusionError, PermissionError):
+    """A service refused the request's credentials, or their absence (HTTP 401 or 403)."""

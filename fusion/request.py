@@ -302,16 +302,14 @@ def check_request_credentials(request: FusionRequest) -> None:
 
 def is_stac_api(catalog: str) -> bool:
     """Whether ``catalog`` is a STAC API (its landing page conforms to item search) rather than
-    a static catalog. Only http(s) URLs that do not name a .json file are asked."""
+    a static catalog. Only http(s) URLs that do not name a .json file are asked (with the
+    bearer token of ``EO_FUSION_STAC_API_TOKEN``; HTTP 401/403 raise AuthenticationError)."""
     if not catalog.startswith(("http://", "https://")) or catalog.endswith(".json"):
         return False
-    from fusion.remote import http_get
+    from fusion.stacapi import landing_page
 
-    try:
-        landing = json.loads(http_get(catalog.rstrip("/") + "/", attempts=3))
-    except (FusionError, ValueError):
-        return False
-    return any("item-search" in str(c) for c in landing.get("conformsTo", []))
+    landing = landing_page(catalog)
+    return landing is not None and any("item-search" in str(c) for c in landing.get("conformsTo", []))
 
 
 @dataclass(frozen=True)

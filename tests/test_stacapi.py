@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,10 @@ import pytest
 from shapely.geometry import box
 
 from fusion.catalog import SearchRequest, search_static_catalog
+from fusion.errors import AuthenticationError
+from fusion.request import is_stac_api
 from fusion.simulate import SimulationResult
-from fusion.stacapi import StacApiPublisher, open_api, search_api
+from fusion.stacapi import TOKEN_ENV, StacApiPublisher, open_api, search_api
 from pipelines.run import run_fusion
 from tests.pipeline_fixtures import pipe_request
 from tests.servers.http_range import range_server
@@ -166,3 +169,142 @@ def test_fusion_search_source_lists_what_the_api_found(loaded: tuple[Any, Path, 
     assert f"{len(expected)} scene(s)" in result.output
     for scene in expected:
         assert scene.id in result.output
+
+
+# ------------------------------------------------------ credentials and bulk transactions
+
+TOKEN = "eo-fusion-test-token-3f9a1c"  # noqa: S105 (the test server's, nothing else's)
+WRONG = "not-the-token-7b2e"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+#: items published in the request-counting tests: two bulk batches of at most 100
+N_ITEMS = 150
+
+
+def _many_items(sim: SimulationResult, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A collection of the simulation and ``n`` items in it: its items, copied under new ids."""
+    coll, items = _catalog_dicts(sim.catalog_path)[0]
+    many = []
+    for k in range(n):
+        item = json.loads(json.dumps(items[k % len(items)]))
+        item["id"] = f"{item['id']}-copy{k:03d}"
+        many.append(item)
+    return coll, many
+
+
+def _writes(requests: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """The requests that may write (``POST /search`` is a read)."""
+    return [r for r in requests if r[0] in WRITES and r[1] != "/search"]
+
+
+def test_a_token_protected_api_gets_the_bearer_token_and_without_it_the_user_is_told(
+    small_sim: SimulationResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    coll, items = _catalog_dicts(small_sim.catalog_path)[0]
+    with pgstac_api(token=TOKEN) as api:  # every request needs the token, reads too
+        for given in (None, WRONG):
+            if given is None:
+                monkeypatch.delenv(TOKEN_ENV, raising=False)
+            else:
+                monkeypatch.setenv(TOKEN_ENV, given)
+            with pytest.raises(AuthenticationError) as refused:
+                StacApiPublisher(api.url).publish(coll, items)
+            message = str(refused.value)
+            assert api.url in message and TOKEN_ENV in message and "HTTP 401" in message
+            assert ("set " if given is None else "check it") in message
+            assert TOKEN not in message and WRONG not in message
+            with pytest.raises(AuthenticationError, match=TOKEN_ENV):
+                search_api(api.url, SearchRequest())
+            with pytest.raises(AuthenticationError, match=TOKEN_ENV):  # not taken for a static catalog
+                is_stac_api(api.url)
+            cli = CliRunner().invoke(main, ["search", "--source", api.url])
+            assert cli.exit_code == 2, cli.output
+            assert f"error: {api.url}" in cli.output and TOKEN_ENV in cli.output
+            assert "Traceback" not in cli.output and WRONG not in cli.output
+        refused_requests = api.requests()
+        assert refused_requests and {status for _, _, status in refused_requests} == {401}
+
+        monkeypatch.setenv(TOKEN_ENV, TOKEN)
+        assert is_stac_api(api.url)
+        # Nothing was half-written by the refused attempts: the API holds no item, no collection.
+        assert search_api(api.url, SearchRequest()).scenes == []
+        assert all(c.id != coll["id"] for c in open_api(api.url).get_collections())
+        result = StacApiPublisher(api.url).publish(coll, items)
+        assert len(result.created) == len(items) + 1
+        found = search_api(api.url, SearchRequest(collections=(coll["id"],)))
+        assert sorted(_ids(found.scenes)) == sorted(i["id"] for i in items)
+        cli = CliRunner().invoke(main, ["search", "--source", api.url, "--collections", coll["id"]])
+        assert cli.exit_code == 0, cli.output
+        assert f"{len(items)} scene(s)" in cli.output and TOKEN not in cli.output
+        # Every request after the token was set carried it (none was refused).
+        assert {status for _, _, status in api.requests()[len(refused_requests) :]} <= {200, 201, 404}
+
+
+def test_with_bulk_transactions_items_go_in_batches_and_a_second_publish_writes_nothing(
+    small_sim: SimulationResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coll, items = _many_items(small_sim, N_ITEMS)
+    cid = coll["id"]
+    with pgstac_api(token=TOKEN, protect="write") as api:  # reads public, writes need the token
+        assert StacApiPublisher(api.url).supports_bulk()
+        # A wrong token: the reads pass, the first write is refused, nothing is written.
+        monkeypatch.setenv(TOKEN_ENV, WRONG)
+        with pytest.raises(AuthenticationError, match=f"refused the bearer token in {TOKEN_ENV}"):
+            StacApiPublisher(api.url).publish(coll, items)
+        assert [r for r in _writes(api.requests()) if r[2] != 401] == []
+        assert all(c.id != cid for c in open_api(api.url).get_collections())
+        assert search_api(api.url, SearchRequest()).scenes == []
+
+        monkeypatch.setenv(TOKEN_ENV, TOKEN)
+        mark = len(api.requests())
+        first = StacApiPublisher(api.url).publish(coll, items)
+        assert len(first.created) == N_ITEMS + 1 and first.updated == first.unchanged == []
+        sent = api.requests()[mark:]
+        bulk = [r for r in sent if r[1] == f"/collections/{cid}/bulk_items"]
+        assert len(bulk) == math.ceil(N_ITEMS / 100) and {r[2] for r in bulk} == {200}
+        assert _writes(sent) == [("POST", "/collections", 201), *bulk]  # no request per item
+        assert len(sent) <= 10, sent
+        found = search_api(api.url, SearchRequest(collections=(cid,)))
+        assert sorted(_ids(found.scenes)) == sorted(i["id"] for i in items)
+
+        # Publishing the same again writes nothing.
+        mark = len(api.requests())
+        again = StacApiPublisher(api.url).publish(coll, items)
+        assert again.created == again.updated == [] and len(again.unchanged) == N_ITEMS + 1
+        assert _writes(api.requests()[mark:]) == []
+
+        # One changed item: one bulk request, one item updated, the rest left alone.
+        changed = json.loads(json.dumps(items[7]))
+        changed["properties"]["eo-fusion:note"] = "reprocessed"
+        mark = len(api.requests())
+        third = StacApiPublisher(api.url).publish(coll, [*items[:7], changed, *items[8:]])
+        assert third.updated == [changed["id"]] and len(third.unchanged) == N_ITEMS
+        assert _writes(api.requests()[mark:]) == [("POST", f"/collections/{cid}/bulk_items", 200)]
+        stored = open_api(api.url).get_collection(cid).get_item(changed["id"])
+        assert stored.properties["eo-fusion:note"] == "reprocessed"
+
+
+def test_without_bulk_transactions_each_item_is_published_on_its_own(
+    small_sim: SimulationResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coll, items = _many_items(small_sim, N_ITEMS)
+    cid = coll["id"]
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    with pgstac_api(bulk=False) as api:
+        assert not StacApiPublisher(api.url).supports_bulk()
+        first = StacApiPublisher(api.url).publish(coll, items)
+        assert len(first.created) == N_ITEMS + 1
+        sent = api.requests()
+        assert not any(path.endswith("/bulk_items") for _, path, _ in sent)
+        assert [r for r in _writes(sent) if r[1] == f"/collections/{cid}/items"] == [
+            ("POST", f"/collections/{cid}/items", 201)
+        ] * N_ITEMS
+        found = search_api(api.url, SearchRequest(collections=(cid,)))
+        assert sorted(_ids(found.scenes)) == sorted(i["id"] for i in items)
+        mark = len(sent)
+        again = StacApiPublisher(api.url).publish(coll, items)
+        assert again.created == again.updated == [] and len(again.unchanged) == N_ITEMS + 1
+        assert _writes(api.requests()[mark:]) == []

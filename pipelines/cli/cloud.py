@@ -77,6 +77,9 @@ def launch(
     (a relative --last-days period then counts from the launch date). The catalog must be a
     URL (a gs:// or https:// static catalog, or a STAC API), the output a gs:// prefix, a
     template's request file a gs:// URI. Values come from `terraform output` (README, Deploy).
+
+    --stac-api publishing runs on the Dataflow workers: an API that needs a bearer token reads
+    it from EO_FUSION_STAC_API_TOKEN in the workers' environment (it is not sent with the job).
     """
     from pipelines.launch import plan_launch, send_launch, template_parameters
     from pipelines.options import DataflowSettings

@@ -121,7 +121,8 @@ def simulate(
 @click.argument("catalog", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--source",
-    help="Search a STAC API instead: earth-search, planetary-computer, cmr-stac, or an https:// URL.",
+    help="Search a STAC API instead: earth-search, planetary-computer, cmr-stac, or an https:// URL "
+    "(sent the bearer token in EO_FUSION_STAC_API_TOKEN, if set; never to the named sources).",
 )
 @click.option(
     "--max-items",

@@ -232,6 +232,12 @@ def run(
     id that lies outside the --aoi (or, without one, outside every scene found) at this tile
     size is refused, naming the tile size it fits.
 
+    STAC API credentials: if the environment variable EO_FUSION_STAC_API_TOKEN is set, it is
+    sent as `Authorization: Bearer <token>` with every request to a STAC API (searching a
+    --catalog API, publishing to --stac-api; never to the public named sources) and never
+    printed; an HTTP 401/403 is reported with the URL and this variable. --stac-api items go
+    in batches where the API has the Bulk Transactions extension, else one by one.
+
     Exit status: 0 when every planned product exists (written now or before); 2 when the
     request is refused; 3 when a product failed or none was produced (see the summary and
     the report's dead-letter.jsonl), unless --allow-partial. --dry-run exits 0 (2 if refused).

@@ -1,10 +1,13 @@
 """A throwaway PostgreSQL + PostGIS cluster with pgSTAC, and stac-fastapi-pgstac in front of it.
 
 Started for real by the tests: ``initdb`` in a temporary folder, ``pg_ctl start`` on a free port
-of 127.0.0.1, ``pypgstac migrate``, then ``uvicorn stac_fastapi.pgstac.app:create_app --factory`` with the
-Transactions extension enabled. PostgreSQL refuses to run as root, so as root the cluster runs
-as the ``postgres`` system user (``runuser``). The server side lives in its own virtual
-environment (``.venv-stacapi``, made by ``make test``), because its pins differ from Beam's.
+of 127.0.0.1, ``pypgstac migrate``, then uvicorn with the app of ``pgstac_app.py`` (next to this
+file): stac-fastapi-pgstac with the Transactions extension, its Bulk Transactions extension
+unless ``bulk=False``, a bearer-token check when ``token`` is given (stac-fastapi has none of
+its own; deployments put a proxy in front), and an access log the tests count requests in.
+PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres`` system user
+(``runuser``). The server side lives in its own virtual environment (``.venv-stacapi``, made
+by ``make test``), because its pins differ from Beam's.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from tests.servers.gcs import free_port
 
@@ -33,6 +37,18 @@ class StacApi:
     url: str
     dsn: str
     log: Path
+    #: one line per request the API received: ``METHOD PATH STATUS``
+    access_log: Path
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """Every request the API received so far, as (method, path, status)."""
+        if not self.access_log.is_file():
+            return []
+        out = []
+        for line in self.access_log.read_text().splitlines():
+            method, path, status = line.split(" ")
+            out.append((method, path, int(status)))
+        return out
 
 
 def _pg_bin() -> Path:
@@ -57,14 +73,17 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+def _wait_http(
+    url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0, token: str | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log.read_text()[-3000:]
             raise RuntimeError(f"stac-fastapi-pgstac exited with {proc.returncode}:\n{tail}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -73,7 +92,15 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
 
 
 @contextmanager
-def pgstac_api() -> Iterator[StacApi]:
+def pgstac_api(
+    token: str | None = None,
+    protect: Literal["all", "write"] = "all",
+    bulk: bool = True,
+) -> Iterator[StacApi]:
+    """A fresh, empty API. ``token``: requests need ``Authorization: Bearer <token>``, else
+    401: every request, or with ``protect="write"`` only the writes (POST, PUT, PATCH, DELETE;
+    not ``POST /search``, a read).
+    ``bulk=False``: no Bulk Transactions extension (``/collections/{id}/bulk_items`` is 404)."""
     pg_bin = _pg_bin()
     venv = _stacapi_venv()
     # Not under pytest's tmp_path: that is private to root, and the server may run as postgres.
@@ -99,6 +126,7 @@ def pgstac_api() -> Iterator[StacApi]:
     subprocess.run(_as_postgres([*start, "-o", server_options, "start"]), check=True, capture_output=True)
     dsn = f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres"
     api_log = work / "stac-api.log"
+    access_log = work / "access.log"
     proc: subprocess.Popen[bytes] | None = None
     try:
         subprocess.run(
@@ -113,16 +141,24 @@ def pgstac_api() -> Iterator[StacApi]:
             "PGPORT": str(port),
             "PGDATABASE": "postgres",
             "ENABLE_TRANSACTIONS_EXTENSIONS": "TRUE",
+            "STAC_API_BULK": "1" if bulk else "0",
+            "STAC_API_TOKEN_FOR": protect,
+            "STAC_API_ACCESS_LOG": str(access_log),
         }
+        env.pop("STAC_API_REQUIRED_TOKEN", None)
+        if token:
+            env["STAC_API_REQUIRED_TOKEN"] = token
         with api_log.open("wb") as log_fh:
             proc = subprocess.Popen(
-                [str(venv / "bin" / "uvicorn"), "stac_fastapi.pgstac.app:create_app", "--factory",
+                [str(venv / "bin" / "uvicorn"), "pgstac_app:create_app", "--factory",
+                 "--app-dir", str(Path(__file__).resolve().parent),
                  "--host", "127.0.0.1", "--port", str(api_port), "--log-level", "warning"],
                 env=env, stdout=log_fh, stderr=subprocess.STDOUT, cwd=work,
             )  # fmt: skip
         url = f"http://127.0.0.1:{api_port}"
-        _wait_http(f"{url}/", proc, api_log)
-        yield StacApi(url, dsn, api_log)
+        _wait_http(f"{url}/", proc, api_log, token=token)
+        access_log.unlink(missing_ok=True)  # the start-up polls are not the tests' requests
+        yield StacApi(url, dsn, api_log, access_log)
     finally:
         if proc is not None:
             proc.terminate()
@@ -138,7 +174,9 @@ def pgstac_api() -> Iterator[StacApi]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def conformance(url: str) -> list[str]:
-    with urllib.request.urlopen(f"{url}/conformance", timeout=10) as response:
+def conformance(url: str, token: str | None = None) -> list[str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"{url}/conformance", headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
         classes: list[str] = json.loads(response.read())["conformsTo"]
         return classes
