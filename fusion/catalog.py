@@ -211,10 +211,22 @@ def parse_aoi(value: str | BaseGeometry | Sequence[float] | None) -> BaseGeometr
     if isinstance(value, (list, tuple)):
         return _bbox(value)
     text = str(value).strip()
-    if os.path.exists(text):
-        return _geojson(json.loads(Path(text).read_text()), source=text)
+    if os.path.exists(text) or text.endswith((".json", ".geojson")):
+        try:
+            data = json.loads(Path(text).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"AOI file {text} does not exist") from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigError(
+                f"AOI file {text} is not GeoJSON ({exc}); give a GeoJSON file or minx,miny,maxx,maxy"
+            ) from exc
+        return _valid_aoi(_geojson(data, source=f"AOI file {text}"), f"AOI file {text}")
     if text.startswith("{"):
-        return _geojson(json.loads(text), source="GeoJSON string")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"AOI {text[:60]!r} is not valid GeoJSON ({exc})") from exc
+        return _valid_aoi(_geojson(data, source="the AOI's GeoJSON"), "the AOI's GeoJSON")
     try:
         numbers = [float(v) for v in text.split(",")]
     except ValueError:
@@ -233,18 +245,42 @@ def _bbox(values: Sequence[float]) -> BaseGeometry:
     return box(minx, miny, maxx, maxy)
 
 
-def _geojson(obj: dict[str, Any], source: str) -> BaseGeometry:
+def _geojson(obj: Any, source: str) -> BaseGeometry:
+    if not isinstance(obj, Mapping):
+        raise ConfigError(f"{source} is not a GeoJSON object (a geometry, Feature or FeatureCollection)")
     kind = obj.get("type")
     if kind == "FeatureCollection":
         from shapely.ops import unary_union
 
-        return unary_union([_geojson(f, source) for f in obj.get("features", [])])
+        features = obj.get("features") or []
+        if not features:
+            raise ConfigError(f"{source} is a FeatureCollection without features; give the area's polygon")
+        return unary_union([_geojson(f, source) for f in features])
     if kind == "Feature":
+        if not obj.get("geometry"):
+            raise ConfigError(f"{source}: a Feature without geometry; give the area's polygon")
         return _geojson(obj["geometry"], source)
     try:
         return shape(obj)
     except Exception as exc:
         raise ConfigError(f"{source} is not a valid GeoJSON geometry: {exc}") from exc
+
+
+def _valid_aoi(geom: BaseGeometry, source: str) -> BaseGeometry:
+    """Refuse an empty, self-intersecting (e.g. a bowtie) or out-of-range AOI geometry."""
+    if geom.is_empty:
+        raise ConfigError(f"{source} is an empty geometry; give the area's polygon")
+    if not geom.is_valid:
+        from shapely.validation import explain_validity
+
+        raise ConfigError(
+            f"{source} is not a valid polygon ({explain_validity(geom)}); fix its ring (no "
+            "self-intersections, e.g. with shapely's make_valid or QGIS 'Fix geometries')"
+        )
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise ConfigError(f"{source} has coordinates {geom.bounds} outside WGS 84 degrees; give lon/lat")
+    return geom
 
 
 @dataclass(frozen=True)

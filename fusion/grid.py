@@ -115,7 +115,11 @@ class GridSpec:
             raise ConfigError(f"tile id {tile_id!r} is not of the form GRID-COL-ROW, e.g. 14N-0020-0188")
         tile = self.tile(int(match["col"]), int(match["row"]))
         if tile.id != tile_id:
-            raise ConfigError(f"tile id {tile_id!r} does not belong to grid {self.name!r}")
+            raise ConfigError(
+                f"tile id {tile_id!r} does not belong to grid {self.name!r} (the output grid, from "
+                f"the fine scenes' CRS {self.crs}); give tiles {self.name}-COL-ROW, or set epsg to "
+                "the tiles' UTM zone"
+            )
         return tile
 
     def tiles_for_bounds(self, bounds: tuple[float, float, float, float]) -> list[Tile]:
@@ -202,6 +206,21 @@ def utm_grid(epsg: int, resolution: float = 30.0, tile_size: int = 1024) -> Grid
     zone = epsg % 100
     hemi = "N" if epsg < 32700 else "S"
     return GridSpec(f"EPSG:{epsg}", resolution, 0.0, UTM_ANCHOR_NORTHING, tile_size, f"{zone:02d}{hemi}")
+
+
+def utm_tile_epsg(tile_id: str) -> int:
+    """The EPSG code of a UTM grid tile id (``14N-0040-0376`` -> 32614), or a ConfigError that
+    says what is wrong with the id: its form (``ZONE{N|S}-COL-ROW``, digits only) or its zone."""
+    match = re.fullmatch(r"(?P<zone>\d{1,2})(?P<hemi>[NS])-(?P<col>\d+)-(?P<row>\d+)", tile_id)
+    if not match:
+        raise ConfigError(
+            f"tile id {tile_id!r} is not of the form ZONE{{N|S}}-COL-ROW with digits, e.g. "
+            "14N-0040-0376 (`fusion run --dry-run` lists the tiles of an area)"
+        )
+    zone = int(match["zone"])
+    if not 1 <= zone <= 60:
+        raise ConfigError(f"tile id {tile_id!r}: UTM zone {zone} does not exist (zones are 01-60)")
+    return (32600 if match["hemi"] == "N" else 32700) + zone
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from fusion.catalog import Scene
 from fusion.errors import ConfigError
 
+#: The longest gap between a target and its references a request may ask for (ten years).
+MAX_GAP_DAYS = 3653
+
 
 @dataclass(frozen=True)
 class PairingConfig:
@@ -33,10 +36,20 @@ class PairingConfig:
     max_pairs: int = 2
 
     def __post_init__(self) -> None:
-        if self.max_gap_days < 1:
-            raise ConfigError(f"max_gap_days must be >= 1, got {self.max_gap_days}")
-        if self.match_tolerance_days < 0:
-            raise ConfigError(f"match_tolerance_days must be >= 0, got {self.match_tolerance_days}")
+        for name in ("max_gap_days", "match_tolerance_days", "max_pairs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} {value!r} must be a whole number, e.g. {name}: 2")
+        for name in ("min_target_clear", "min_reference_clear"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} {value!r} must be a fraction in [0, 1], e.g. {name}: 0.5")
+        if not 1 <= self.max_gap_days <= MAX_GAP_DAYS:
+            raise ConfigError(
+                f"max_gap_days must be between 1 and {MAX_GAP_DAYS} (ten years), got {self.max_gap_days}"
+            )
+        if not 0 <= self.match_tolerance_days <= 366:
+            raise ConfigError(f"match_tolerance_days must be 0..366, got {self.match_tolerance_days}")
         for name in ("min_target_clear", "min_reference_clear"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

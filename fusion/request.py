@@ -7,6 +7,7 @@ Beam workers as is.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -33,12 +34,17 @@ from fusion.catalog import (
     search_static_catalog,
 )
 from fusion.errors import ConfigError, FusionError
-from fusion.grid import GridSpec, Tile, utm_grid
+from fusion.grid import GridSpec, Tile, utm_grid, utm_tile_epsg
 from fusion.pairing import PairingConfig
 from fusion.rasterio_io import COG_PROFILES
 from fusion.request_options import RELATIVE_PERIOD_FIELDS, parse_date
 from fusion.sources import SOURCES, check_credentials
 from fusion.tasks import DEFAULT_TASK, FusionTask, get_task
+
+#: The years a request's period may lie in (a date outside them is a typo, not imagery).
+MIN_YEAR, MAX_YEAR = 1950, 2199
+#: The largest tile (and block) in pixels: one 8192 px tile of 8 int16 bands is 1 GB.
+MAX_TILE_SIZE = 8192
 
 #: Request-file fields of earlier versions, accepted as aliases of ``collections: {role: id}``.
 COLLECTION_ALIASES = {
@@ -72,10 +78,61 @@ class FusionRequest:
     stac_api: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("catalog", "output"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(
+                    f"{name} {value!r} is empty; give a folder, a catalog.json path or a URL"
+                    if name == "catalog"
+                    else f"output {value!r} is empty; give a folder or a gs://BUCKET/PATH prefix"
+                )
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, dt.date) or not MIN_YEAR <= value.year <= MAX_YEAR:
+                raise ConfigError(
+                    f"{name} {value} is outside the years {MIN_YEAR}-{MAX_YEAR} eo-fusion handles; "
+                    "write a date of the imagery's period as YYYY-MM-DD"
+                )
         if self.end < self.start:
             raise ConfigError(f"end {self.end} is before start {self.start}; swap them")
-        if self.block_size <= 0 or self.tile_size <= 0:
-            raise ConfigError("block_size and tile_size must be positive pixel counts")
+        for name, largest in (("tile_size", MAX_TILE_SIZE), ("block_size", MAX_TILE_SIZE)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} {value!r} must be a whole number of pixels, e.g. {name}: 512")
+            if not 0 < value <= largest:
+                raise ConfigError(
+                    f"{name} {value} must be between 1 and {largest} pixels (a larger tile is one "
+                    "product of more than 4 GB in memory); use several tiles instead"
+                )
+        if (
+            isinstance(self.resolution, bool)
+            or not isinstance(self.resolution, (int, float))
+            or not (0 < self.resolution < 100_000)
+        ):
+            raise ConfigError(
+                f"resolution {self.resolution!r} must be a positive pixel size in metres, e.g. 30"
+            )
+        if self.epsg is not None:
+            if isinstance(self.epsg, bool) or not isinstance(self.epsg, int):
+                raise ConfigError(f"epsg {self.epsg!r} must be an EPSG code (a whole number), e.g. 32614")
+            utm_grid(self.epsg)  # a UTM zone, or the error that says which codes are
+        if self.tiles is not None:
+            if not self.tiles:
+                raise ConfigError("tiles is an empty list; leave it out to produce every tile of the AOI")
+            object.__setattr__(self, "tiles", tuple(dict.fromkeys(self.tiles)))  # a tile once
+            for tile_id in self.tiles:
+                epsg = utm_tile_epsg(tile_id)
+                if self.epsg is not None and epsg != self.epsg:
+                    raise ConfigError(
+                        f"tile {tile_id} lies in UTM zone EPSG:{epsg}, but the request's epsg is "
+                        f"{self.epsg}; give tiles of that zone or drop epsg"
+                    )
+        if not isinstance(self.pairing, PairingConfig):
+            raise ConfigError(f"pairing {self.pairing!r} must be a mapping of pairing fields")
+        if self.stac_api is not None and (
+            not isinstance(self.stac_api, str) or not self.stac_api.startswith(("http://", "https://"))
+        ):
+            raise ConfigError(f"stac_api {self.stac_api!r} must be the http(s):// URL of a STAC API")
         if self.cog_profile not in COG_PROFILES:
             raise ConfigError(f"cog_profile {self.cog_profile!r}: choose one of {sorted(COG_PROFILES)}")
         task = self.fusion_task
@@ -132,20 +189,29 @@ class FusionRequest:
                 raise ConfigError(f"request needs {key!r} (YYYY-MM-DD)")
             kwargs[key] = parse_date(kwargs[key], key)
         if kwargs.get("tiles") is not None:
-            kwargs["tiles"] = tuple(str(t) for t in kwargs["tiles"])
+            kwargs["tiles"] = tiles_field(kwargs["tiles"])
         pairing = kwargs.get("pairing") or {}
-        if isinstance(pairing, Mapping):
+        if isinstance(pairing, PairingConfig):
+            pass
+        elif isinstance(pairing, Mapping):
             pknown = {f.name for f in dataclasses.fields(PairingConfig)}
             bad = sorted(set(pairing) - pknown)
             if bad:
                 raise ConfigError(f"unknown pairing field(s) {bad}; known are {sorted(pknown)}")
             kwargs["pairing"] = PairingConfig(**pairing)
-        if "catalog" in kwargs:
-            kwargs["catalog"] = catalog_url(kwargs["catalog"])
+        else:
+            raise ConfigError(
+                f"pairing {pairing!r} must be a mapping of pairing fields, e.g. "
+                "pairing: {max_gap_days: 64, max_pairs: 2}"
+            )
         for key in ("catalog", "output"):
-            if key not in kwargs:
-                raise ConfigError(f"request needs {key!r}")
-            if base is not None and "://" not in str(kwargs[key]):
+            if kwargs.get(key) is None:
+                raise ConfigError(f"request needs {key!r} (a folder, a catalog.json path or a URL)")
+            if not isinstance(kwargs[key], str):
+                raise ConfigError(f"{key} {kwargs[key]!r} must be a path or URL (text)")
+        kwargs["catalog"] = catalog_url(kwargs["catalog"])
+        for key in ("catalog", "output"):
+            if base is not None and "://" not in str(kwargs[key]) and str(kwargs[key]).strip():
                 kwargs[key] = str((base / str(kwargs[key])).resolve())
         return cls(**kwargs)
 
@@ -198,6 +264,18 @@ class FusionRequest:
         return [t for t in grid.tiles_for_bounds(local.bounds) if box(*t.bounds).intersection(local).area > 0]
 
 
+def tiles_field(value: Any) -> tuple[str, ...]:
+    """``tiles`` of a request: a list of tile ids, or one text of comma-separated ids (a request
+    file's ``tiles: 14N-0040-0376``); a tile given twice is kept once, in the first place."""
+    if isinstance(value, str):
+        ids = [t.strip() for t in value.split(",") if t.strip()]
+    elif isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value):
+        ids = [t.strip() for t in value]
+    else:
+        raise ConfigError(f"tiles {value!r} must be a list of tile ids, e.g. [14N-0040-0376]")
+    return tuple(dict.fromkeys(ids))
+
+
 def collections_field(fields: dict[str, Any]) -> dict[str, str]:
     """``collections`` of request ``fields``, with the old ``fine_collection``-style aliases
     popped from ``fields`` and merged in (an alias and an explicit role may not disagree)."""
@@ -218,12 +296,24 @@ def collections_field(fields: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+class _TextDateLoader(yaml.SafeLoader):
+    """YAML's safe loader without timestamps: ``start: 2023-02-30`` stays the text it is, so the
+    request names the field instead of PyYAML failing on the impossible date."""
+
+
+_TextDateLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_request_text(text: str, name: str) -> dict[str, Any]:
     """Fields of a YAML or JSON request document (``name`` only chooses the parser and
     names the document in errors)."""
     is_json = name.endswith(".json")
     try:
-        data = json.loads(text) if is_json else yaml.safe_load(text)
+        # Dates stay text (parse_date names the field of a date like 2023-02-30).
+        data = json.loads(text) if is_json else yaml.load(text, Loader=_TextDateLoader)  # noqa: S506
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"request file {name} is not valid {'JSON' if is_json else 'YAML'}: {exc}") from exc
     if not isinstance(data, Mapping):
@@ -237,11 +327,11 @@ def request_fields_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"request file {p} does not exist")
     data = parse_request_text(p.read_text(), str(p))
-    if "catalog" in data:
+    if isinstance(data.get("catalog"), str):
         data["catalog"] = catalog_url(data["catalog"])
     for key in ("catalog", "output"):
-        if key in data and "://" not in str(data[key]):
-            data[key] = str((p.parent.resolve() / str(data[key])).resolve())
+        if isinstance(data.get(key), str) and data[key].strip() and "://" not in data[key]:
+            data[key] = str((p.parent.resolve() / data[key]).resolve())
     return data
 
 
@@ -276,18 +366,127 @@ def catalog_url(catalog: Any) -> str:
 
 
 def check_catalog(catalog: str) -> None:
-    """Refuse, before a pipeline is built, a local catalog that does not exist (a URL is
-    checked by the search itself)."""
-    if "://" in catalog:
+    """Refuse, before a pipeline is built, a catalog whose root cannot serve a search: a local
+    path that does not exist, a root document that is not JSON, not a JSON object, or a STAC
+    Item rather than a catalog or collection (local or a remote static catalog; a STAC API is
+    checked by its search)."""
+    if "://" in catalog and not catalog.startswith("file://"):
+        if catalog.endswith(".json") or catalog.startswith("gs://") or not is_stac_api(catalog):
+            load_catalog(catalog)  # the root only; raises a CatalogError that says what it is
         return
-    path = Path(catalog)
-    if (path / "catalog.json").is_file() or (path.is_file() and path.suffix == ".json"):
-        return
-    raise ConfigError(
-        f"catalog {catalog!r} is neither a named source ({', '.join(sorted(SOURCES))}), a URL nor a "
-        "static STAC catalog (a folder with catalog.json, or its path); `fusion simulate --out DIR` "
-        "writes one"
-    )
+    path = Path(catalog.removeprefix("file://"))
+    root = path / "catalog.json" if path.is_dir() else path
+    if not root.is_file() or root.suffix != ".json":
+        raise ConfigError(
+            f"catalog {catalog!r} is neither a named source ({', '.join(sorted(SOURCES))}), a URL nor a "
+            "static STAC catalog (a folder with catalog.json, or its path); `fusion simulate --out DIR` "
+            "writes one"
+        )
+    try:
+        data = json.loads(root.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"catalog {root} is not JSON ({exc}); give the catalog.json of a STAC catalog"
+        ) from exc
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind not in ("Catalog", "Collection"):
+        what = (
+            f"a STAC {kind}"
+            if kind
+            else f"a JSON {type(data).__name__}"
+            if not isinstance(data, dict)
+            else "JSON without a STAC type"
+        )
+        raise ConfigError(
+            f"catalog {root} is {what}, not a STAC Catalog or Collection; give the catalog.json "
+            "at the root of the catalog (`fusion simulate --out DIR` writes one)"
+        )
+
+
+def _local_folder(location: str) -> Path | None:
+    """A local path as an absolute, resolved folder path (None for URLs)."""
+    if "://" in location and not location.startswith("file://"):
+        return None
+    return Path(location.removeprefix("file://")).expanduser().resolve()
+
+
+def check_output(request: FusionRequest, probe: bool = True) -> None:
+    """Refuse, before anything is read, an output the run cannot or must not write: one that
+    is the input catalog's folder, lies inside it or holds it (products would overwrite or mix
+    with the scenes), an existing file, a system folder; and, with ``probe``, one where a probe
+    file cannot be created and removed (read-only, no permission, no such bucket)."""
+    output = request.output
+    out_dir = _local_folder(output)
+    catalog = request.catalog
+    cat_path = _local_folder(catalog)
+    if cat_path is not None and cat_path.suffix == ".json":
+        cat_path = cat_path.parent
+    if out_dir is not None and cat_path is not None:
+        if out_dir == cat_path or cat_path in out_dir.parents or out_dir in cat_path.parents:
+            raise ConfigError(
+                f"output {output} and the input catalog {catalog} overlap (one holds the other): "
+                "products would overwrite or mix with the input scenes; choose an output folder "
+                "outside the catalog, e.g. a sibling folder"
+            )
+    elif out_dir is None and cat_path is None:
+        out_url, cat_url = (
+            output.rstrip("/") + "/",
+            catalog.rsplit("/", 1)[0] + "/" if catalog.endswith(".json") else catalog.rstrip("/") + "/",
+        )
+        if out_url.startswith(cat_url) or cat_url.startswith(out_url):
+            raise ConfigError(
+                f"output {output} and the input catalog {catalog} overlap (one holds the other); "
+                "choose an output prefix outside the catalog"
+            )
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError(f"output {output} is an existing file, not a folder; give a folder path")
+        if any(out_dir == Path(p) or Path(p) in out_dir.parents for p in ("/proc", "/sys", "/dev")):
+            raise ConfigError(f"output {output} is in a system folder; give a folder of your own")
+    if probe:
+        probe_writable(output, "output")
+
+
+def probe_writable(location: str, what: str) -> None:
+    """Create and remove a small probe object under the folder or ``gs://`` prefix ``location``
+    (creating the folder); a ConfigError names ``what`` and the cause when that fails."""
+    import uuid
+
+    from fusion import storage
+
+    probe = storage.join(location, f".eo-fusion-write-probe-{uuid.uuid4().hex[:12]}")
+    created: list[Path] = []  # local folders the probe makes: removed again (a refused run leaves none)
+    if not storage.is_remote(location):
+        folder = Path(location).absolute()
+        while not folder.exists() and folder != folder.parent:
+            created.append(folder)
+            folder = folder.parent
+    try:
+        storage.write_bytes(probe, b"probe")
+        _remove(probe)
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    except FusionError:
+        raise
+    except Exception as exc:  # OSError, google.api_core errors: name the place and the cause
+        raise ConfigError(
+            f"{what} {location} is not writable ({type(exc).__name__}: {exc}); choose a folder or "
+            "bucket you can write to"
+        ) from exc
+
+
+def _remove(location: str) -> None:
+    from fusion import storage
+
+    if storage.is_gcs(location):
+        from google.api_core.exceptions import NotFound
+
+        bucket, name = storage.split_gcs(location)
+        with contextlib.suppress(NotFound):
+            storage.gcs_client().bucket(bucket).blob(name).delete()
+    else:
+        Path(location).unlink(missing_ok=True)
 
 
 def check_request_credentials(request: FusionRequest) -> None:

@@ -22,8 +22,8 @@ from apache_beam.pvalue import PCollection
 
 from fusion.errors import ConfigError
 from fusion.models import resolve_model
-from fusion.models.package import ModelMetadata, package_checksum, read_metadata
-from fusion.request import FusionRequest, check_catalog, check_request_credentials
+from fusion.models.package import ModelMetadata, load_model_package, package_checksum, read_metadata
+from fusion.request import FusionRequest, check_catalog, check_output, check_request_credentials
 from fusion.tasks import FusionTask
 from pipelines.records import DEAD_LETTER, EMPTY, EXISTING, FAILED_BLOCKS, MAIN
 from pipelines.stages.blocks import PlanBlocks, ReadBlocks
@@ -66,16 +66,22 @@ class PreparedModel:
     align: int
 
 
-def prepare(request: FusionRequest) -> PreparedModel:
-    """Refuse what would fail later (output location, catalog, credentials, a model of another
-    task, sizes the model cannot use) and resolve the model; nothing is searched or read."""
+def prepare(request: FusionRequest, probe_output: bool = True) -> PreparedModel:
+    """Refuse what would fail later (output location, catalog root, credentials, a model of
+    another task or whose package does not check out, sizes the model cannot use) and resolve
+    the model; nothing is searched and no scene is read. ``probe_output``: also create and
+    remove a probe file in the output (a dry run writes nothing there)."""
     check_output_location(request.output)
     check_catalog(request.catalog)
+    check_output(request, probe=probe_output)
     check_request_credentials(request)
     task = request.fusion_task
     model_dir = resolve_model(request.model)
     metadata = read_metadata(model_dir)
     checksum = package_checksum(model_dir)
+    # The SavedModel itself (files, signature against the metadata), here rather than in the
+    # first inference bundle: a broken package is refused with one line, before any reading.
+    load_model_package(model_dir)
     if metadata.task != task.name:
         raise ConfigError(
             f"model {request.model!r} is a {metadata.task!r} model but the request's task is "

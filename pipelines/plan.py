@@ -137,7 +137,7 @@ def plan_run(
     options = PipelineOptions(beam_args or [])
     if is_remote_runner(options):
         raise ConfigError("--dry-run plans here, on the local runner; drop --runner from the Beam options")
-    prepared = prepare(request)
+    prepared = prepare(request, probe_output=False)
     output, task, metadata = request.output, prepared.task, prepared.metadata
     checksum, href = prepared.checksum, prepared.model_dir
     with tempfile.TemporaryDirectory(prefix="fusion-plan-") as tmp:

@@ -110,7 +110,10 @@ def run_fusion(
     request: FusionRequest, report_dir: str | Path, beam_args: list[str] | None = None
 ) -> RunSummary:
     """Run the pipeline here (DirectRunner unless ``beam_args`` say otherwise) and summarise it."""
+    from fusion.request import probe_writable
+
     report = Path(report_dir)
+    probe_writable(str(report), "report dir")  # before any work, not at the end of it
     report.mkdir(parents=True, exist_ok=True)
     for name in ("products.jsonl", "dead-letter.jsonl"):
         (report / name).unlink(missing_ok=True)

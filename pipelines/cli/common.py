@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -97,7 +98,9 @@ def exit_on_fusion_error(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except FusionError as exc:
-            click.echo(f"error: {exc}", err=True)
+            # Beam re-raises a stage's error with "[while running 'Stage/Step']" appended.
+            message = re.sub(r"(\s*\[while running '[^']*'\])+$", "", str(exc))
+            click.echo(f"error: {message}", err=True)
             sys.exit(2)
 
     return wrapper
@@ -141,6 +144,18 @@ def stderr_progress(quiet: bool) -> Any:
     return report
 
 
+class _DropFusionErrors:
+    """A logging filter that drops records of a FusionError (or of an error it caused)."""
+
+    def filter(self, record: Any) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, FusionError):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
 def setup_logging(quiet: bool) -> None:
     import logging
 
@@ -151,6 +166,11 @@ def setup_logging(quiet: bool) -> None:
         handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
     logger.propagate = False  # Beam configures the root logger; do not print twice
+    # A FusionError raised inside a stage reaches the command, which prints it as one clean
+    # line; Beam's own log of it (with the traceback) would bury that line.
+    beam_errors = logging.getLogger("apache_beam.runners.common")
+    if not any(isinstance(f, _DropFusionErrors) for f in beam_errors.filters):
+        beam_errors.addFilter(_DropFusionErrors())
     # Beam's own INFO chatter (runner choice, type-hint notes) hides our progress lines.
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
 
