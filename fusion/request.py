@@ -366,13 +366,11 @@ def catalog_url(catalog: Any) -> str:
 
 
 def check_catalog(catalog: str) -> None:
-    """Refuse, before a pipeline is built, a catalog whose root cannot serve a search: a local
+    """Refuse, before a pipeline is built, a local catalog whose root cannot serve a search: a
     path that does not exist, a root document that is not JSON, not a JSON object, or a STAC
-    Item rather than a catalog or collection (local or a remote static catalog; a STAC API is
-    checked by its search)."""
+    Item rather than a catalog or collection. A URL is checked by the search itself (after the
+    source's credentials, and without a request here that the search repeats)."""
     if "://" in catalog and not catalog.startswith("file://"):
-        if catalog.endswith(".json") or catalog.startswith("gs://") or not is_stac_api(catalog):
-            load_catalog(catalog)  # the root only; raises a CatalogError that says what it is
         return
     path = Path(catalog.removeprefix("file://"))
     root = path / "catalog.json" if path.is_dir() else path
@@ -417,27 +415,20 @@ def check_output(request: FusionRequest, probe: bool = True) -> None:
     file cannot be created and removed (read-only, no permission, no such bucket)."""
     output = request.output
     out_dir = _local_folder(output)
-    catalog = request.catalog
-    cat_path = _local_folder(catalog)
-    if cat_path is not None and cat_path.suffix == ".json":
-        cat_path = cat_path.parent
-    if out_dir is not None and cat_path is not None:
-        if out_dir == cat_path or cat_path in out_dir.parents or out_dir in cat_path.parents:
-            raise ConfigError(
-                f"output {output} and the input catalog {catalog} overlap (one holds the other): "
-                "products would overwrite or mix with the input scenes; choose an output folder "
-                "outside the catalog, e.g. a sibling folder"
-            )
-    elif out_dir is None and cat_path is None:
-        out_url, cat_url = (
-            output.rstrip("/") + "/",
-            catalog.rsplit("/", 1)[0] + "/" if catalog.endswith(".json") else catalog.rstrip("/") + "/",
+
+    def folder_key(location: str) -> str:
+        """The folder of a location (a catalog.json's folder), as text ending in '/'."""
+        local = _local_folder(location)
+        text = local.as_posix() if local is not None else location.rstrip("/")
+        return (text.rsplit("/", 1)[0] if text.endswith(".json") else text) + "/"
+
+    out_key, cat_key = folder_key(output), folder_key(request.catalog)
+    if out_key.startswith(cat_key) or cat_key.startswith(out_key):
+        raise ConfigError(
+            f"output {output} and the input catalog {request.catalog} overlap (one holds the other): "
+            "products would overwrite or mix with the input scenes; choose an output folder "
+            "outside the catalog, e.g. a sibling folder"
         )
-        if out_url.startswith(cat_url) or cat_url.startswith(out_url):
-            raise ConfigError(
-                f"output {output} and the input catalog {catalog} overlap (one holds the other); "
-                "choose an output prefix outside the catalog"
-            )
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
             raise ConfigError(f"output {output} is an existing file, not a folder; give a folder path")
@@ -463,7 +454,7 @@ def probe_writable(location: str, what: str) -> None:
             folder = folder.parent
     try:
         storage.write_bytes(probe, b"probe")
-        _remove(probe)
+        storage.delete(probe)
         for folder in created:
             with contextlib.suppress(OSError):
                 folder.rmdir()
@@ -474,19 +465,6 @@ def probe_writable(location: str, what: str) -> None:
             f"{what} {location} is not writable ({type(exc).__name__}: {exc}); choose a folder or "
             "bucket you can write to"
         ) from exc
-
-
-def _remove(location: str) -> None:
-    from fusion import storage
-
-    if storage.is_gcs(location):
-        from google.api_core.exceptions import NotFound
-
-        bucket, name = storage.split_gcs(location)
-        with contextlib.suppress(NotFound):
-            storage.gcs_client().bucket(bucket).blob(name).delete()
-    else:
-        Path(location).unlink(missing_ok=True)
 
 
 def check_request_credentials(request: FusionRequest) -> None:

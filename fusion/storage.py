@@ -270,3 +270,14 @@ def put_file(source: str | os.PathLike[str], location: str, content_type: str | 
     tmp = dest.with_name(f".{dest.name}.partial")
     shutil.copyfile(src, tmp)
     os.replace(tmp, dest)
+
+
+def delete(location: str) -> None:
+    """Remove a file or object; one that does not exist is no error."""
+    if is_gcs(location):
+        from google.api_core.exceptions import NotFound
+
+        with contextlib.suppress(NotFound):
+            _blob(location).delete()
+        return
+    Path(location).unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from apache_beam.pvalue import PCollection
 
 from fusion.errors import ConfigError
 from fusion.models import resolve_model
-from fusion.models.package import ModelMetadata, load_model_package, package_checksum, read_metadata
+from fusion.models.package import ModelMetadata, load_model_package
 from fusion.request import FusionRequest, check_catalog, check_output, check_request_credentials
 from fusion.tasks import FusionTask
 from pipelines.records import DEAD_LETTER, EMPTY, EXISTING, FAILED_BLOCKS, MAIN
@@ -77,11 +77,10 @@ def prepare(request: FusionRequest, probe_output: bool = True) -> PreparedModel:
     check_request_credentials(request)
     task = request.fusion_task
     model_dir = resolve_model(request.model)
-    metadata = read_metadata(model_dir)
-    checksum = package_checksum(model_dir)
-    # The SavedModel itself (files, signature against the metadata), here rather than in the
-    # first inference bundle: a broken package is refused with one line, before any reading.
-    load_model_package(model_dir)
+    # The whole package (metadata, SavedModel, signature against the metadata) here rather than
+    # in the first inference bundle: a broken package is refused with one line, before any reading.
+    loaded = load_model_package(model_dir)
+    metadata, checksum = loaded.metadata, loaded.checksum
     if metadata.task != task.name:
         raise ConfigError(
             f"model {request.model!r} is a {metadata.task!r} model but the request's task is "
