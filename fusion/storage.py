@@ -14,8 +14,10 @@ import contextlib
 import functools
 import os
 import posixpath
+import secrets
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,30 @@ def list_files(prefix: str, suffix: str = "") -> list[str]:
 GCS_TMP_PREFIX = "_eo-fusion-tmp/"
 
 
+def partial_path(path: Path) -> Path:
+    """A temporary name for writing ``path``, unique to this writer: ``.<name>.<pid>-<hex>.partial``
+    in the same folder (so ``os.replace`` onto ``path`` is atomic). Two writers of one file never
+    share it, so neither truncates or renames the other's half-written file. The leading dot and
+    ``.partial`` mark it as no product (catalog updates skip such names)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.partial")
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """Write a local file atomically: yields a fresh :func:`partial_path`; when the block
+    succeeds it replaces ``path`` in one step, on any exception it is removed and ``path`` is left
+    as it was. Readers see the old or the new content, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
 def _gcs_generation(location: str) -> int:
     """Generation of the object now (0 when it does not exist), without reading it."""
     bucket_name, name = split_gcs(location)
@@ -229,11 +255,8 @@ def write_bytes(location: str, data: bytes, content_type: str | None = None) -> 
     if is_gcs(location):
         _gcs_put(location, data, None, content_type)
         return
-    path = Path(location)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with replacing(Path(location)) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_if_changed(location: str, data: bytes, content_type: str | None = None) -> bool:
@@ -266,10 +289,8 @@ def put_file(source: str | os.PathLike[str], location: str, content_type: str | 
     dest = Path(location)
     if src.resolve() == dest.resolve():
         return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.partial")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
+    with replacing(dest) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def delete(location: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,15 @@ from fusion.models import (
     list_models,
     resolve_model,
 )
-from fusion.models.package import METADATA_FILE, load_model_package, package_checksum
+from fusion.models.package import (
+    MANIFEST_FILE,
+    METADATA_FILE,
+    load_model_package,
+    package_checksum,
+    read_metadata,
+    verify_package,
+    write_manifest,
+)
 
 
 def _inputs(model, size: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
@@ -83,13 +92,80 @@ def test_signature_mismatch_is_refused(tmp_path: Path) -> None:
     meta = json.loads((pkg / METADATA_FILE).read_text())
     meta["inputs"][1]["name"] = "fine_reference"
     (pkg / METADATA_FILE).write_text(json.dumps(meta))
+    # A consistent manifest, so the signature check (not the checksum) is what refuses it.
+    write_manifest(pkg)
     with pytest.raises(ModelPackageError, match="fine_reference"):
         load_model_package(pkg)
     meta["inputs"][1]["name"] = "fine_tk1"
     meta["bands"] = ["red"]
     (pkg / METADATA_FILE).write_text(json.dumps(meta))
+    write_manifest(pkg)
     with pytest.raises(ModelPackageError, match="channels"):
         load_model_package(pkg)
+
+
+def test_every_shipped_package_matches_its_manifest() -> None:
+    for name in list_models():
+        verify_package(resolve_model(name))
+
+
+def test_tampered_package_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """Variables replaced by another model's (a valid signature that fuses garbage): refused
+    at load, naming the file whose checksum differs; an extra or missing file too."""
+    pkg = tmp_path / "naive"
+    shutil.copytree(PACKAGES_DIR / "naive", pkg)
+    variables = sorted((pkg / "saved_model" / "variables").glob("variables.data-*"))[0]
+    data = bytearray(variables.read_bytes())
+    data[-1] ^= 0xFF
+    variables.write_bytes(bytes(data))
+    rel = variables.relative_to(pkg).as_posix()
+    with pytest.raises(ModelPackageError, match=f"{re.escape(rel)}: sha256 differs"):
+        load_model_package(pkg)
+    with pytest.raises(ModelPackageError, match="sha256 differs"):
+        verify_package(pkg)  # the check without TensorFlow, run before a pipeline is built
+
+    pkg2 = tmp_path / "extra"
+    shutil.copytree(PACKAGES_DIR / "naive", pkg2)
+    (pkg2 / "saved_model" / "assets").mkdir(exist_ok=True)
+    (pkg2 / "saved_model" / "assets" / "payload.bin").write_bytes(b"x")
+    with pytest.raises(ModelPackageError, match=r"payload\.bin: not listed"):
+        verify_package(pkg2)
+    (pkg2 / "saved_model" / "assets" / "payload.bin").unlink()
+    (pkg2 / MANIFEST_FILE).unlink()
+    with pytest.raises(ModelPackageError, match=f"{MANIFEST_FILE} is missing"):
+        verify_package(pkg2)
+
+
+def test_corrupted_saved_model_is_refused_naming_the_file(tmp_path: Path) -> None:
+    pkg = tmp_path / "naive"
+    shutil.copytree(PACKAGES_DIR / "naive", pkg)
+    pb = pkg / "saved_model" / "saved_model.pb"
+    pb.write_bytes(pb.read_bytes()[:100])
+    write_manifest(pkg)  # the manifest agrees: TensorFlow's reading is what must name the file
+    with pytest.raises(ModelPackageError, match=r"saved_model\.pb"):
+        load_model_package(pkg)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", "x/../../../../../tmp/ESCAPED", "no '/'"),
+        ("name", "/tmp/ESCAPED_ABS", "no '/'"),  # noqa: S108 (a name, not a file),
+        ("halo", -64, "halo"),
+        ("halo", "big", "halo"),
+        ("bands", [], "bands"),
+    ],
+)
+def test_bad_metadata_fields_are_refused_by_name(
+    tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    pkg = tmp_path / "naive"
+    shutil.copytree(PACKAGES_DIR / "naive", pkg)
+    meta = json.loads((pkg / METADATA_FILE).read_text())
+    meta[field] = value
+    (pkg / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelPackageError, match=re.escape(message)):
+        read_metadata(pkg)
 
 
 def test_missing_or_foreign_folders_are_refused(tmp_path: Path) -> None:

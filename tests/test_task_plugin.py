@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pystac
@@ -160,3 +161,48 @@ def test_a_task_and_model_defined_in_a_test_run_end_to_end(
     both = np.isfinite(fused).all(axis=-1) & truth.usable
     assert both.mean() > 0.5
     assert np.abs(fused[both] - truth.reflectance[both]).max() <= 0.5e-4 + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("name", "make_output", "reason"),
+    [
+        ("times-ten", lambda tf, image: image * 10.0 + 3.0, "outside the physical range"),
+        ("all-nan", lambda tf, image: image * float("nan"), "not finite on any"),
+    ],
+)
+def test_a_model_fusing_garbage_is_dead_lettered_as_a_model_fault(
+    toy_task: FusionTask, pipe_scenes: Path, tmp_path: Path, name: str, make_output: Any, reason: str
+) -> None:
+    """A package whose output is no reflectance (|value| far above 2, or NaN everywhere) writes
+    no product; every block is dead-lettered as a model fault and the summary says so."""
+    import tensorflow as tf
+
+    metadata = ModelMetadata(
+        name=name,
+        version="1",
+        task=ToyTask.name,
+        description="a broken model",
+        bands=BANDS,
+        inputs=(TensorSpecJson("image", "image", "t0", 1, BANDS),),
+    )
+    package = export_package(
+        tmp_path / name, metadata, lambda image: {"fused": make_output(tf, image)}, jit_compile=False
+    )
+    request = FusionRequest(
+        catalog=str(pipe_scenes),
+        output=str(tmp_path / "out"),
+        start=dt.date(2023, 6, 1),
+        end=dt.date(2023, 6, 30),
+        task=ToyTask.name,
+        model=str(package),
+        tile_size=256,
+        block_size=128,
+        tiles=(PIPE_TILE,),
+    )
+    summary = run_fusion(request, tmp_path / "report")
+    assert not summary.written, summary.text()
+    faults = [r for r in summary.dead_letters if r["stage"] == "inference"]
+    assert faults and all("model fault" in r["reason"] and reason in r["reason"] for r in faults)
+    assert summary.counters.get("blocks_model_fault") == len(faults)
+    assert "model fault" in summary.text()
+    assert not list((tmp_path / "out").rglob("*.tif"))

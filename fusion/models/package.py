@@ -9,6 +9,12 @@ The serving signature takes float32 NHWC reflectance (``valid_*`` tensors: 1 = u
 and returns the fused float32 NHWC reflectance under the output name. NaN never enters a model:
 the pipeline fills invalid pixels and passes the masks. :func:`load_model_package` checks that
 the SavedModel's signature matches the metadata and refuses a package that does not.
+
+Every field of the metadata is checked on reading (a fault names the field, the file and the
+fix). ``checksums.json`` (:data:`MANIFEST_FILE`, written last by :func:`export_package`) holds the
+sha256 of every other file of the package; :func:`verify_package` (no TensorFlow, cheap enough to
+run before a pipeline is built) and :func:`load_model_package` refuse a package with a file
+changed, missing or added since, or without a manifest.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
+import re
+import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +44,49 @@ SCHEMA = "eo-fusion/model-package/1"
 # pipeline checks a package against its task before it builds anything.
 
 
+#: ``name`` and ``task``: lower-case letters, digits, ``.``, ``_``, ``-``; they become parts of
+#: product ids and output paths, so no slash, no ``..`` and nothing absolute.
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,31}$")
+#: The largest halo a package may ask for (fine pixels on every side of a block).
+MAX_HALO = 4096
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _field_error(field_name: str, value: object, rule: str, where: str = "") -> ModelPackageError:
+    return ModelPackageError(f"field {field_name!r}{where} is {value!r}: {rule}")
+
+
+def _check_name(field_name: str, value: object, pattern: re.Pattern[str], where: str = "") -> None:
+    if not isinstance(value, str) or not pattern.match(value) or ".." in value:
+        raise _field_error(
+            field_name,
+            value,
+            f"it must match {pattern.pattern} (no '/', no '..', not an absolute path)",
+            where,
+        )
+
+
+def _as_tuple(obj: object, attr: str) -> None:
+    """Store a list given for a tuple field of frozen dataclass ``obj`` as a tuple."""
+    value = getattr(obj, attr)
+    if isinstance(value, list):
+        object.__setattr__(obj, attr, tuple(value))
+
+
+def _check_bands(field_name: str, value: object, where: str = "") -> None:
+    if not isinstance(value, tuple) or not value:
+        raise _field_error(field_name, value, "it must be a non-empty list of band names", where)
+    bad = [b for b in value if not isinstance(b, str) or not b.strip()]
+    if bad:
+        raise _field_error(field_name, value, f"band names must be non-empty strings, not {bad}", where)
+    if len(set(value)) != len(value):
+        raise _field_error(field_name, value, "band names must be distinct", where)
+
+
 @dataclass(frozen=True)
 class TensorSpecJson:
     """One input or output tensor of the serving signature."""
@@ -49,10 +101,28 @@ class TensorSpecJson:
     pixel_size: float | None = None
 
     def __post_init__(self) -> None:
-        if self.resolution_ratio < 1:
-            raise ModelPackageError(f"tensor {self.name!r}: resolution_ratio must be >= 1")
-        if self.role == "source" and (self.pixel_size is None or self.pixel_size <= 0):
-            raise ModelPackageError(f"source tensor {self.name!r} needs a positive pixel_size (metres)")
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise _field_error("inputs[].name", self.name, "it must be a non-empty tensor name")
+        where = f" of input {self.name!r}"
+        _as_tuple(self, "bands")
+        for attr in ("role", "time"):
+            value = getattr(self, attr)
+            if not isinstance(value, str) or not value.strip():
+                raise _field_error(attr, value, "it must be a non-empty string", where)
+        if not _is_int(self.resolution_ratio) or self.resolution_ratio < 1:
+            raise _field_error("resolution_ratio", self.resolution_ratio, "it must be an integer >= 1", where)
+        _check_bands("bands", self.bands, where)
+        if self.pixel_size is not None and (
+            isinstance(self.pixel_size, bool)
+            or not isinstance(self.pixel_size, int | float)
+            or not math.isfinite(self.pixel_size)
+            or self.pixel_size <= 0
+        ):
+            raise _field_error("pixel_size", self.pixel_size, "it must be a positive number (metres)", where)
+        if self.role == "source" and self.pixel_size is None:
+            raise _field_error(
+                "pixel_size", self.pixel_size, "a source input needs a positive pixel_size (metres)", where
+            )
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -83,13 +153,48 @@ class ModelMetadata:
     schema: str = SCHEMA
 
     def __post_init__(self) -> None:
+        for attr in ("bands", "inputs", "reference_pairs"):
+            _as_tuple(self, attr)
+        _check_name("name", self.name, NAME_PATTERN)
+        _check_name("version", self.version, VERSION_PATTERN)
         if not self.task:
-            raise ModelPackageError(f"model {self.name!r}: metadata names no task")
-        lo, hi = self.reference_pairs
-        if not 1 <= lo <= hi <= 2:
-            raise ModelPackageError(
-                f"model {self.name!r}: reference_pairs {self.reference_pairs} not in 1..2"
+            raise _field_error("task", self.task, "the metadata names no task")
+        _check_name("task", self.task, NAME_PATTERN)
+        if not isinstance(self.description, str):
+            raise _field_error("description", self.description, "it must be a string")
+        _check_bands("bands", self.bands)
+        if not isinstance(self.inputs, tuple) or not self.inputs:
+            raise _field_error("inputs", self.inputs, "it must be a non-empty list of input tensors")
+        if not all(isinstance(s, TensorSpecJson) for s in self.inputs):
+            raise _field_error("inputs", self.inputs, "every input must be a tensor description")
+        names = [s.name for s in self.inputs]
+        if len(set(names)) != len(names):
+            raise _field_error("inputs", names, "input names must be distinct")
+        for attr in ("output", "signature"):
+            value = getattr(self, attr)
+            if not isinstance(value, str) or not value.strip():
+                raise _field_error(attr, value, "it must be a non-empty string")
+        if not _is_int(self.halo) or not 0 <= self.halo <= MAX_HALO:
+            raise _field_error(
+                "halo",
+                self.halo,
+                f"it must be an integer from 0 to {MAX_HALO} (fine pixels of context around a block)",
             )
+        pairs = self.reference_pairs
+        if (
+            not isinstance(pairs, tuple)
+            or len(pairs) != 2
+            or not all(_is_int(v) for v in pairs)
+            or not 1 <= pairs[0] <= pairs[1] <= 2
+        ):
+            raise _field_error("reference_pairs", pairs, "it must be [min, max] with 1 <= min <= max <= 2")
+        for attr in ("normalization", "parameters", "framework"):
+            if not isinstance(getattr(self, attr), Mapping):
+                raise _field_error(attr, getattr(self, attr), "it must be a JSON object")
+        for attr in ("training", "scores"):
+            value = getattr(self, attr)
+            if value is not None and not isinstance(value, Mapping):
+                raise _field_error(attr, value, "it must be a JSON object or null")
 
     @property
     def coarse_ratio(self) -> int:
@@ -112,30 +217,69 @@ class ModelMetadata:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: str = METADATA_FILE) -> ModelMetadata:
-        try:
-            if data.get("schema") != SCHEMA:
-                raise ModelPackageError(
-                    f"{source}: schema {data.get('schema')!r} is not {SCHEMA!r}; re-export the package "
-                    "with this version of eo-fusion (`fusion export-model`)"
-                )
-            kwargs = dict(data)
-            kwargs["bands"] = tuple(data["bands"])
-            kwargs["inputs"] = tuple(
-                TensorSpecJson(**{**s, "bands": tuple(s["bands"])}) for s in data["inputs"]
-            )
-            kwargs["reference_pairs"] = tuple(data.get("reference_pairs", (1, 1)))
-            return cls(**kwargs)
-        except (KeyError, TypeError) as exc:
+        fix = f"Fix {METADATA_FILE} or re-export the package with `fusion export-model`."
+        if not isinstance(data, Mapping):
             raise ModelPackageError(
-                f"{source}: malformed model metadata ({exc}); re-export the package"
-            ) from exc
+                f"{source}: model metadata must be a JSON object, not {type(data).__name__}. {fix}"
+            )
+        if data.get("schema") != SCHEMA:
+            raise ModelPackageError(
+                f"{source}: schema {data.get('schema')!r} is not {SCHEMA!r}; re-export the package "
+                "with this version of eo-fusion (`fusion export-model`)"
+            )
+        try:
+            kwargs = _known_fields(cls, data, "")
+            kwargs["bands"] = _json_list(data["bands"], "bands")
+            kwargs["inputs"] = tuple(
+                _tensor_from_json(s, i) for i, s in enumerate(_json_list(data["inputs"], "inputs"))
+            )
+            if "reference_pairs" in data:
+                kwargs["reference_pairs"] = _json_list(data["reference_pairs"], "reference_pairs")
+            return cls(**kwargs)
+        except ModelPackageError as exc:
+            raise ModelPackageError(f"{source}: {exc}. {fix}") from exc
+
+
+def _known_fields(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``data`` as keyword arguments of dataclass ``cls``: unknown or missing fields are refused."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        raise ModelPackageError(f"unknown field(s) {unknown}{where} (fields: {sorted(known)})")
+    required = [
+        name
+        for name, f in known.items()
+        if f.default is MISSING and f.default_factory is MISSING and name not in data
+    ]
+    if required:
+        raise ModelPackageError(f"required field(s) {required}{where} missing")
+    return dict(data)
+
+
+def _json_list(value: Any, field_name: str, where: str = "") -> tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        raise _field_error(field_name, value, "it must be a JSON list", where)
+    return tuple(value)
+
+
+def _tensor_from_json(spec: Any, index: int) -> TensorSpecJson:
+    where = f" of inputs[{index}]"
+    if not isinstance(spec, Mapping):
+        raise ModelPackageError(f"inputs[{index}] is {spec!r}: it must be a JSON object")
+    kwargs = _known_fields(TensorSpecJson, spec, where)
+    kwargs["bands"] = _json_list(spec["bands"], "bands", where)
+    return TensorSpecJson(**kwargs)
 
 
 def package_checksum(path: str | os.PathLike[str]) -> str:
-    """sha256 over every file of the package (relative path and bytes, in sorted order)."""
+    """sha256 over every file of the package (relative path and bytes, in sorted order) but its
+    manifest: the manifest only restates these files, and leaving it out keeps product ids of
+    packages exported before manifests existed unchanged."""
     root = Path(path)
     digest = hashlib.sha256()
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+    for file in sorted(
+        p for p in root.rglob("*") if p.is_file() and p.relative_to(root).as_posix() != MANIFEST_FILE
+    ):
         digest.update(file.relative_to(root).as_posix().encode())
         digest.update(b"\0")
         digest.update(file.read_bytes())
@@ -143,6 +287,7 @@ def package_checksum(path: str | os.PathLike[str]) -> str:
 
 
 def read_metadata(path: str | os.PathLike[str]) -> ModelMetadata:
+    """The package's checked metadata (its files are not verified: :func:`verify_package`)."""
     meta_path = Path(path) / METADATA_FILE
     if not meta_path.is_file():
         raise ModelPackageError(
@@ -151,8 +296,13 @@ def read_metadata(path: str | os.PathLike[str]) -> ModelMetadata:
         )
     try:
         data = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelPackageError(f"{meta_path} is not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelPackageError(
+            f"{meta_path} is not valid JSON ({exc}); restore the package or re-export it with "
+            "`fusion export-model`"
+        ) from exc
+    except OSError as exc:
+        raise ModelPackageError(f"{meta_path} cannot be read ({exc})") from exc
     return ModelMetadata.from_json(data, str(meta_path))
 
 
@@ -160,6 +310,144 @@ def write_metadata(path: str | os.PathLike[str], metadata: ModelMetadata) -> Pat
     out = Path(path) / METADATA_FILE
     out.write_text(json.dumps(metadata.to_json(), indent=2, sort_keys=True) + "\n")
     return out
+
+
+# ------------------------------------------------------------------ integrity manifest
+
+#: The package's manifest: the sha256 of every other file of the package, by relative path.
+MANIFEST_FILE = "checksums.json"
+MANIFEST_SCHEMA = "eo-fusion/model-package-checksums/1"
+_RESTORE = (
+    "restore the package (e.g. `git checkout -- PATH` for a built-in one, or copy it again) or "
+    "re-export it with `fusion export-model` (learned models: `fusion train`)"
+)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_manifest(path: str | os.PathLike[str]) -> dict[str, str]:
+    """sha256 by relative (POSIX) path of every file of the package but the manifest itself."""
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {rel: file_sha256(p) for p in files if (rel := p.relative_to(root).as_posix()) != MANIFEST_FILE}
+
+
+def write_manifest(path: str | os.PathLike[str]) -> Path:
+    """Write the package's :data:`MANIFEST_FILE` from the files it holds now.
+
+    :func:`export_package` calls it last; run it by hand only on a package whose files you trust
+    (e.g. one exported before packages carried a manifest)."""
+    out = Path(path) / MANIFEST_FILE
+    manifest = {"schema": MANIFEST_SCHEMA, "algorithm": "sha256", "files": package_manifest(path)}
+    out.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The ``files`` map of the package's manifest; a missing or malformed one is refused."""
+    root = Path(path)
+    manifest_path = root / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise ModelPackageError(
+            f"{root}: {MANIFEST_FILE} is missing, so the package's files cannot be checked; "
+            f"re-export it with `fusion export-model` (learned models: `fusion train`), or, for a "
+            'package whose files you trust, write one with `python -c "from fusion.models.package '
+            f"import write_manifest; write_manifest('{root}')\"`"
+        )
+    try:
+        data = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ModelPackageError(f"{manifest_path} cannot be read as JSON ({exc}); {_RESTORE}") from exc
+    files = data.get("files") if isinstance(data, dict) else None
+    if (
+        not isinstance(data, dict)
+        or data.get("schema") != MANIFEST_SCHEMA
+        or data.get("algorithm") != "sha256"
+        or not isinstance(files, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
+    ):
+        raise ModelPackageError(
+            f"{manifest_path} is not an {MANIFEST_SCHEMA!r} manifest (schema, algorithm 'sha256' and a "
+            f"'files' map of relative path -> sha256); {_RESTORE}"
+        )
+    return dict(files)
+
+
+def verify_manifest(path: str | os.PathLike[str]) -> None:
+    """Refuse a package whose files differ from its manifest: a file whose sha256 differs, a
+    file the manifest lists that is missing, or a file it does not list."""
+    root = Path(path)
+    expected = read_manifest(root)
+    actual = package_manifest(root)
+    problems = [
+        f"{rel}: sha256 differs from {MANIFEST_FILE}"
+        for rel in sorted(expected.keys() & actual.keys())
+        if expected[rel] != actual[rel]
+    ]
+    problems += [
+        f"{rel}: missing (listed in {MANIFEST_FILE})" for rel in sorted(expected.keys() - actual.keys())
+    ]
+    problems += [
+        f"{rel}: not listed in {MANIFEST_FILE} (an extra file)"
+        for rel in sorted(actual.keys() - expected.keys())
+    ]
+    if problems:
+        shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
+        raise ModelPackageError(
+            f"model package {root} was changed after export: {shown}. Do not use it: {_RESTORE}"
+        )
+
+
+def verify_package(path: str | os.PathLike[str]) -> ModelMetadata:
+    """Check a package without TensorFlow, before a pipeline is built: its metadata, that the
+    SavedModel's files are there, and every file against the manifest. Returns the metadata."""
+    root = Path(path)
+    metadata = read_metadata(root)
+    saved = root / SAVED_MODEL_DIR
+    for rel, is_there in (
+        (f"{SAVED_MODEL_DIR}/saved_model.pb", (saved / "saved_model.pb").is_file()),
+        (f"{SAVED_MODEL_DIR}/variables/", (saved / "variables").is_dir()),
+    ):
+        if not is_there:
+            raise ModelPackageError(f"{root}: {rel} is missing; {_RESTORE}")
+    verify_manifest(root)
+    return metadata
+
+
+def _load_saved_model(root: Path) -> Any:
+    """``tf.saved_model.load`` of the package's SavedModel; what TensorFlow cannot read is
+    refused naming the file."""
+    import tensorflow as tf
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = root / SAVED_MODEL_DIR
+    pb = saved / "saved_model.pb"
+    try:
+        saved_model_pb2.SavedModel().ParseFromString(pb.read_bytes())
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise ModelPackageError(
+            f"{pb} is corrupted or truncated: it is not a SavedModel protocol buffer ({exc}); {_RESTORE}"
+        ) from exc
+    try:
+        return tf.saved_model.load(str(saved))
+    except Exception as exc:  # TensorFlow raises OSError, OpError, ValueError, ... for bad files
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, OSError) and "saved_model.pb" in str(exc):
+            culprit = str(pb)
+        elif "variables" in str(exc) or isinstance(exc, tf.errors.OpError):
+            culprit = f"{saved / 'variables'} (variables.index, variables.data-*)"
+        else:
+            culprit = str(saved)
+        raise ModelPackageError(
+            f"{culprit}: TensorFlow cannot load the SavedModel ({type(exc).__name__}: {message}); {_RESTORE}"
+        ) from exc
 
 
 @dataclass
@@ -241,21 +529,19 @@ def enable_gpu_memory_growth() -> list[str]:
 
 
 def load_model_package(path: str | os.PathLike[str]) -> LoadedModel:
-    """Load a model package and check its serving signature against its metadata."""
-    import tensorflow as tf
-
+    """Load a model package: its metadata and files are verified (:func:`verify_package`) and
+    its serving signature checked against the metadata; any fault is a ModelPackageError."""
     enable_gpu_memory_growth()
     root = Path(path)
-    metadata = read_metadata(root)
-    saved = root / SAVED_MODEL_DIR
-    if not (saved / "saved_model.pb").is_file():
-        raise ModelPackageError(f"{root}: {SAVED_MODEL_DIR}/saved_model.pb is missing; re-export the package")
-    module = tf.saved_model.load(str(saved))
-    if metadata.signature not in module.signatures:
+    metadata = verify_package(root)
+    module = _load_saved_model(root)
+    signatures = getattr(module, "signatures", {})
+    if metadata.signature not in signatures:
         raise ModelPackageError(
-            f"{root}: SavedModel has no signature {metadata.signature!r} (has {sorted(module.signatures)})"
+            f"{root}: SavedModel has no signature {metadata.signature!r} (has {sorted(signatures)}); "
+            f"fix `signature` in {METADATA_FILE} or re-export the package with `fusion export-model`"
         )
-    signature = module.signatures[metadata.signature]
+    signature = signatures[metadata.signature]
     check_signature(metadata, signature, str(root))
     return LoadedModel(root, metadata, package_checksum(root), signature, module)
 
@@ -278,6 +564,12 @@ def export_package(
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
+    # An earlier export's files must not stay behind (the manifest would list them).
+    for stale in (root / SAVED_MODEL_DIR, root / MANIFEST_FILE):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
     specs = {
         s.name: tf.TensorSpec([None, None, None, len(s.bands)], tf.float32, name=s.name)
         for s in metadata.inputs
@@ -299,4 +591,5 @@ def export_package(
     check_signature(
         full, tf.saved_model.load(str(root / SAVED_MODEL_DIR)).signatures[metadata.signature], str(root)
     )
+    write_manifest(root)
     return root

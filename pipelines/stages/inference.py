@@ -1,13 +1,19 @@
-"""FuseBlocks: Beam RunInference with the model package (one inference path for every model)."""
+"""FuseBlocks: Beam RunInference with the model package (one inference path for every model).
+
+A block whose output is not physical reflectance - beyond :data:`PHYSICAL_RANGE` in absolute
+value, or not finite anywhere - over its valid pixels is a model fault: it is dead-lettered
+(stage ``inference``) and its product is not written, like a block the model failed on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
 import numpy as np
+import numpy.typing as npt
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 from apache_beam.pvalue import PCollection
 
@@ -27,8 +33,37 @@ from pipelines.records import (
 )
 from pipelines.stages.common import count
 
+#: The largest absolute reflectance a model output may have on a valid pixel: surface
+#: reflectance lies in about [-0.2, 1.6]; beyond 2 the model (or its package) is at fault.
+PHYSICAL_RANGE = 2.0
 
-class FusionModelHandler(ModelHandler[BlockPayload, BlockOutput, LoadedModel]):
+
+@dataclass(frozen=True)
+class ModelFault:
+    """A block the model fused into something that is not reflectance (see :func:`output_fault`)."""
+
+    key: str
+    failed: BlockFailed
+    reason: str
+
+
+def output_fault(core: npt.NDArray[np.float32], valid: npt.NDArray[np.bool_]) -> str | None:
+    """Why the fused ``core`` (B, h, w) is a model fault over its ``valid`` pixels, or None.
+
+    A fault: no valid pixel with a finite value in every band, or a finite value beyond
+    :data:`PHYSICAL_RANGE` on a valid pixel. A block without valid pixels is never one."""
+    if not valid.any():
+        return None
+    finite = valid & np.all(np.isfinite(core), axis=0)
+    if not finite.any():
+        return f"model fault: output not finite on any of the block's {int(valid.sum())} valid pixels"
+    peak = float(np.max(np.abs(core[:, finite])))
+    if peak > PHYSICAL_RANGE:
+        return f"model fault: output outside the physical range (max |value| {peak:.1f} > {PHYSICAL_RANGE:g})"
+    return None
+
+
+class FusionModelHandler(ModelHandler[BlockPayload, "BlockOutput | ModelFault", LoadedModel]):
     """Loads a model package once per worker process and fuses batches of equal-shaped blocks."""
 
     def __init__(self, model_path: str, max_batch_size: int = 4) -> None:
@@ -50,22 +85,45 @@ class FusionModelHandler(ModelHandler[BlockPayload, BlockOutput, LoadedModel]):
 
     def run_inference(
         self, batch: Sequence[BlockPayload], model: LoadedModel, inference_args: dict[str, Any] | None = None
-    ) -> Iterable[BlockOutput]:
+    ) -> Iterable[BlockOutput | ModelFault]:
         groups: dict[Any, list[BlockPayload]] = {}
         for payload in batch:
             groups.setdefault(payload.inputs.shape_key, []).append(payload)
-        outputs: dict[int, BlockOutput] = {}
+        outputs: dict[int, BlockOutput | ModelFault] = {}
         for members in groups.values():
             fused = model.predict(stack_batch([m.inputs for m in members]))
             for payload, result in zip(members, fused, strict=True):
-                block = payload.inputs.block
-                core = crop_halo(np.moveaxis(result, -1, 0), block)
-                valid = crop_halo(payload.inputs.output_valid, block) & np.all(np.isfinite(core), axis=0)
-                outputs[id(payload)] = BlockOutput(
-                    payload.spec, payload.tile, block, payload.inputs.n_blocks, core.astype(np.float32), valid
-                )
-        count("blocks_fused", len(batch))
+                outputs[id(payload)] = block_output(payload, result)
+        faults = sum(isinstance(o, ModelFault) for o in outputs.values())
+        count("blocks_fused", len(batch) - faults)
         return [outputs[id(p)] for p in batch]
+
+
+def block_output(payload: BlockPayload, result: npt.NDArray[np.float32]) -> BlockOutput | ModelFault:
+    """The fused block (halo cropped, valid where the output is finite) from the model's (H, W, B)
+    ``result`` on the read window, or a :class:`ModelFault` if it is not reflectance."""
+    block = payload.inputs.block
+    core = crop_halo(np.moveaxis(result, -1, 0), block).astype(np.float32, copy=False)
+    usable: npt.NDArray[np.bool_] = crop_halo(payload.inputs.output_valid, block).astype(bool)
+    reason = output_fault(core, usable)
+    if reason is not None:
+        failed = BlockFailed(payload.spec.product_id, block, payload.inputs.n_blocks)
+        return ModelFault(payload.key, failed, f"{reason}; model package {payload.spec.model_href}")
+    valid = usable & np.all(np.isfinite(core), axis=0)
+    return BlockOutput(
+        payload.spec, payload.tile, block, payload.inputs.n_blocks, core.astype(np.float32), valid
+    )
+
+
+def split_faults(output: BlockOutput | ModelFault) -> Iterator[Any]:
+    """Fused blocks to MAIN; a model fault to DEAD_LETTER and FAILED_BLOCKS."""
+    if isinstance(output, ModelFault):
+        count("blocks_dead_lettered")
+        count("blocks_model_fault")
+        yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter("inference", output.reason, key=output.key))
+        yield beam.pvalue.TaggedOutput(FAILED_BLOCKS, output.failed)
+        return
+    yield output
 
 
 def failed_batch_record(element: tuple[Sequence[BlockPayload], Any]) -> DeadLetter:
@@ -85,12 +143,15 @@ class FuseBlocks(beam.PTransform[Any, Any]):
         super().__init__()
 
     def expand(self, payloads: PCollection) -> dict[str, PCollection]:
-        main, failed = (
+        results, failed = (
             payloads
             | "RunInference"
             >> RunInference(
                 FusionModelHandler(self.model_path, self.max_batch_size)
             ).with_exception_handling()
+        )
+        checked = results | "CheckOutputs" >> beam.FlatMap(split_faults).with_outputs(
+            DEAD_LETTER, FAILED_BLOCKS, main=MAIN
         )
         dead = failed.failed_inferences | "FailedInference" >> beam.Map(failed_batch_record)
         markers = failed.failed_inferences | "FailedBlocks" >> beam.FlatMap(
@@ -98,4 +159,8 @@ class FuseBlocks(beam.PTransform[Any, Any]):
                 BlockFailed(p.spec.product_id, p.inputs.block, p.inputs.n_blocks) for p in element[0]
             ]
         )
-        return {MAIN: main, DEAD_LETTER: dead, FAILED_BLOCKS: markers}
+        return {
+            MAIN: checked[MAIN],
+            DEAD_LETTER: (dead, checked[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten(),
+            FAILED_BLOCKS: (markers, checked[FAILED_BLOCKS]) | "AllFailedBlocks" >> beam.Flatten(),
+        }

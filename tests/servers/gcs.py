@@ -1,4 +1,9 @@
-"""gcp-storage-emulator in a background thread, reached through STORAGE_EMULATOR_HOST."""
+"""A GCS emulator in a background thread, reached through STORAGE_EMULATOR_HOST.
+
+It is gcp-storage-emulator's routes and storage behind tests/servers/gcs_preconditions.py, which
+makes it enforce GCS's generation preconditions (ifGenerationMatch and the like: 412 when one
+does not hold), as the real service does and the plain emulator does not.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from tests.servers.gcs_preconditions import PreconditionServer
 
 
 def free_port() -> int:
@@ -20,7 +27,7 @@ def free_port() -> int:
 @dataclass
 class GcsEmulator:
     host: str
-    server: object
+    server: PreconditionServer
 
     def create_bucket(self, name: str) -> str:
         from fusion.storage import gcs_client
@@ -29,19 +36,16 @@ class GcsEmulator:
         return f"gs://{name}"
 
     def wipe(self) -> None:
-        self.server.wipe()  # type: ignore[attr-defined]
+        self.server.wipe()
 
 
 @contextmanager
 def gcs_emulator() -> Iterator[GcsEmulator]:
-    from gcp_storage_emulator.server import create_server
-
     # It logs every 404 (each "does this product exist yet?") at ERROR level.
     logging.getLogger("gcp_storage_emulator").setLevel(logging.CRITICAL)
-    port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True)
+    server = PreconditionServer("127.0.0.1", 0)  # binds a free port now: no race for it
     server.start()
-    host = f"http://127.0.0.1:{port}"
+    host = f"http://127.0.0.1:{server.port}"
     old = os.environ.get("STORAGE_EMULATOR_HOST")
     os.environ["STORAGE_EMULATOR_HOST"] = host
     try:
