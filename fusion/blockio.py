@@ -178,6 +178,60 @@ def _asset_pool() -> ThreadPoolExecutor:
     )
 
 
+#: Reflectance a stored value may stand for on a usable pixel: surface reflectance lies in about
+#: [-0.2, 1.6] (sensor offsets, bright snow); beyond these the asset is not what the item says.
+REFLECTANCE_BOUNDS = (-0.5, 2.0)
+#: The share of a block's usable pixels that may lie outside :data:`REFLECTANCE_BOUNDS` (a few
+#: saturated or overflowing pixels are the sensor's; more is a wrong scale or a wrong file).
+MAX_OUT_OF_RANGE = 0.01
+
+
+def _sensor_band(scene: Scene, band: str) -> S.Band | None:
+    """The sensor table's entry of a scene's band, or None for a sensor eo-fusion has no table for."""
+    try:
+        return S.get_sensor(scene.sensor).band(band)
+    except Exception:  # UnknownNameError: a foreign or ambiguous band - nothing to check against
+        return None
+
+
+def check_stored_type(scene: Scene, band: str, dn: npt.NDArray[Any]) -> None:
+    """Refuse an asset whose values are not stored as the sensor stores them (e.g. a Landsat band
+    saved as uint8: with the collection's scale and offset it would read as reflectance ~ -0.2,
+    a plausible-looking but wrong product)."""
+    entry = _sensor_band(scene, band)
+    if entry is None:
+        return
+    expected = np.dtype(entry.data_type)
+    if dn.dtype != expected:
+        href = scene.bands[band]
+        raise BlockReadError(
+            f"{href}: band {band!r} of scene {scene.id} is stored as {dn.dtype}, but "
+            f"{scene.sensor} stores {expected}: with the collection's scale and offset its values "
+            "would not be reflectance; fix or re-export the asset",
+            href,
+        )
+
+
+def check_reflectance_range(scene: Scene, band: str, refl: FloatArray, usable: BoolArray) -> None:
+    """Refuse a band whose usable pixels are mostly not reflectance (wrong scale or offset in
+    the item, a foreign file): more than :data:`MAX_OUT_OF_RANGE` of them outside
+    :data:`REFLECTANCE_BOUNDS`."""
+    n = int(usable.sum())
+    if n == 0:
+        return
+    lo, hi = REFLECTANCE_BOUNDS
+    values = refl[usable]
+    outside = int(np.count_nonzero((values < lo) | (values > hi)))
+    if outside > MAX_OUT_OF_RANGE * n:
+        href = scene.bands[band]
+        raise BlockReadError(
+            f"{href}: {outside} of {n} usable pixels of band {band!r} of scene {scene.id} are outside "
+            f"the reflectance range [{lo}, {hi}] (median {float(np.median(values)):.3g}): the item's "
+            "scale/offset or the asset is wrong; fix the item or the asset",
+            href,
+        )
+
+
 def read_scene(scene: Scene, bands: Sequence[str], grid: GridWindow, resampling: Resampling) -> SceneBlock:
     """Reflectance of ``bands`` (common names) and the usable mask of a scene on ``grid``."""
     missing = [b for b in bands if b not in scene.bands]
@@ -197,12 +251,14 @@ def read_scene(scene: Scene, bands: Sequence[str], grid: GridWindow, resampling:
     layers = []
     for band, band_read in zip(bands, band_reads, strict=True):
         dn, file_nodata = band_read.result()
+        check_stored_type(scene, band, dn)
         scale, offset = scene.scale_offset.get(band, (1.0, 0.0))
         nodata = scene.nodata.get(band, file_nodata)
         refl = dn.astype(np.float32) * np.float32(scale) + np.float32(offset)
         bad = ~np.isfinite(refl)
         if nodata is not None:
             bad |= dn == nodata
+        check_reflectance_range(scene, band, refl, usable & ~bad)
         usable &= ~bad
         layers.append(refl)
     reflectance = np.stack(layers, axis=-1)

@@ -389,7 +389,9 @@ def check_catalog(catalog: str) -> None:
     kind = data.get("type") if isinstance(data, dict) else None
     if kind not in ("Catalog", "Collection"):
         what = (
-            f"a STAC {kind}"
+            "a STAC Item (a GeoJSON Feature)"
+            if kind == "Feature"
+            else f"a STAC {kind}"
             if kind
             else f"a JSON {type(data).__name__}"
             if not isinstance(data, dict)
