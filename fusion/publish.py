@@ -123,9 +123,17 @@ def product_spec(
     model_href: str,
     parameters: dict[str, Any],
     lineage: JobLineage,
+    *,
+    block_size: int,
 ) -> ProductSpec:
     """The product of ``job`` with a model: its deterministic id and paths, and its lineage
-    (the task's :meth:`~fusion.tasks.base.FusionTask.lineage` of the job)."""
+    (the task's :meth:`~fusion.tasks.base.FusionTask.lineage` of the job).
+
+    The id hashes everything that changes the product's pixels: the inputs, the model, its
+    parameters and ``block_size`` - a model sees each block with its halo, and invalid pixels
+    are filled from what the block's read window holds, so another block layout gives
+    slightly different pixels (up to 0.008 reflectance next to clouds) and must not be taken
+    for the same product."""
     inputs = list(lineage.input_items)
     identity = json.dumps(
         {
@@ -134,6 +142,7 @@ def product_spec(
             "inputs": [(role, item_id) for role, item_id, _ in inputs],
             "model": checksum,
             "parameters": parameters,
+            "block_size": block_size,
         },
         sort_keys=True,
     )

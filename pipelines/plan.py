@@ -91,10 +91,16 @@ class RunPlan:
 
 
 def _job_row(
-    element: tuple[FusionJob, Any], output: str, task: Any, metadata: Any, checksum: str, href: str
+    element: tuple[FusionJob, Any],
+    output: str,
+    task: Any,
+    metadata: Any,
+    checksum: str,
+    href: str,
+    block_size: int,
 ) -> str:
     job, _tile = element
-    spec = job_product(job, task, metadata, checksum, href)
+    spec = job_product(job, task, metadata, checksum, href, block_size)
     exists = spec.exists(output)
     inputs = tuple(item_id for _, item_id, _ in spec.input_items)
     refs = tuple(d.isoformat() for d in spec.reference_dates)
@@ -143,7 +149,9 @@ def plan_run(
     with tempfile.TemporaryDirectory(prefix="fusion-plan-") as tmp:
         pipeline = beam.Pipeline(options=options)
         assessed, planned = plan_jobs(request, pipeline, prepared)
-        jobs = planned[MAIN] | "PlanRows" >> beam.Map(_job_row, output, task, metadata, checksum, href)
+        jobs = planned[MAIN] | "PlanRows" >> beam.Map(
+            _job_row, output, task, metadata, checksum, href, request.block_size
+        )
         skips = (assessed[DEAD_LETTER], planned[DEAD_LETTER]) | "NotFused" >> beam.Flatten()
         rows = (jobs, skips | "SkipRows" >> beam.Map(_dead_letter_row)) | "AllRows" >> beam.Flatten()
         _ = rows | "WritePlan" >> beam.io.WriteToText(

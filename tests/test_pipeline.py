@@ -43,8 +43,10 @@ from tests.pipeline_fixtures import pipe_request
 TASK = get_task("spatiotemporal")
 
 
-def _spec(job: Any, meta: Any, checksum: str, href: str) -> Any:
-    return product_spec(job, meta, checksum, href, dict(meta.parameters), TASK.lineage(job, meta))
+def _spec(job: Any, meta: Any, checksum: str, href: str, block_size: int = 128) -> Any:
+    return product_spec(
+        job, meta, checksum, href, dict(meta.parameters), TASK.lineage(job, meta), block_size=block_size
+    )
 
 
 def read_block(job: Any, tile: Any, block: Any, meta: Any, product_id: str, n: int, cache: Any = None) -> Any:
@@ -139,6 +141,19 @@ def test_plan_blocks_cuts_halo_blocks_and_skips_existing(pipe_scenes: Path, tmp_
         assert_that(
             out[EXISTING] | beam.Map(lambda r: r.product_id), equal_to([done.product_id]), label="existing"
         )
+
+
+def test_the_block_size_is_part_of_the_product_id(pipe_scenes: Path, tmp_path: Path) -> None:
+    """Another block layout gives (slightly) other pixels, so it is another product: the same
+    job with block_size 128 and 256 must not be skipped as the other's existing product."""
+    request = pipe_request(pipe_scenes, tmp_path / "out")
+    job = _jobs(request)[0][0]
+    meta = get_metadata("starfm")
+    model_dir = resolve_model("starfm")
+    checksum = package_checksum(model_dir)
+    a, b = (_spec(job, meta, checksum, str(model_dir), size) for size in (128, 256))
+    assert a.product_id != b.product_id and a.cog_path(request.output) != b.cog_path(request.output)
+    assert a.product_id == _spec(job, meta, checksum, str(model_dir), 128).product_id
 
 
 def _block_jobs(request: Any, n: int = 1) -> list[BlockJob]:

@@ -37,11 +37,23 @@ from pipelines.stages.common import asset_of, count
 
 
 def job_product(
-    job: FusionJob, task: FusionTask, metadata: ModelMetadata, checksum: str, model_href: str
+    job: FusionJob,
+    task: FusionTask,
+    metadata: ModelMetadata,
+    checksum: str,
+    model_href: str,
+    block_size: int,
 ) -> ProductSpec:
-    """The product ``job`` makes with the model: its deterministic id, paths and lineage."""
+    """The product ``job`` makes with the model in blocks of ``block_size``: its deterministic
+    id, paths and lineage."""
     return product_spec(
-        job, metadata, checksum, model_href, dict(metadata.parameters), task.lineage(job, metadata)
+        job,
+        metadata,
+        checksum,
+        model_href,
+        dict(metadata.parameters),
+        task.lineage(job, metadata),
+        block_size=block_size,
     )
 
 
@@ -82,7 +94,7 @@ class PlanBlocks(beam.PTransform[Any, Any]):
 
         def plan(element: tuple[FusionJob, Tile]) -> Iterator[Any]:
             job, tile = element
-            spec = job_product(job, task, metadata, checksum, href)
+            spec = job_product(job, task, metadata, checksum, href, size)
             if spec.exists(output):
                 count("products_existing")
                 yield beam.pvalue.TaggedOutput(EXISTING, ProductRecord(spec.product_id, "exists"))
