@@ -21,7 +21,7 @@ import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
 from fusion.errors import ConfigError
-from fusion.models import resolve_model
+from fusion.models import is_builtin_model, resolve_model
 from fusion.models.package import ModelMetadata, load_model_package
 from fusion.request import FusionRequest, check_catalog, check_output, check_request_credentials
 from fusion.tasks import FusionTask
@@ -60,7 +60,11 @@ class PreparedModel:
     package (folder, metadata, checksum) and the block alignment the model needs."""
 
     task: FusionTask
-    model_dir: str
+    model_dir: str  #: the package folder here, on the machine that builds the pipeline
+    #: the model as the stages name it: a built-in name, resolved where the stage runs (a
+    #: Dataflow worker has eo-fusion installed in another place than the launching checkout),
+    #: or the package path the request gives
+    model_ref: str
     metadata: ModelMetadata
     checksum: str
     align: int
@@ -94,7 +98,8 @@ def prepare(request: FusionRequest, probe_output: bool = True) -> PreparedModel:
                 f"{label} {size} must be a multiple of {align} for model {metadata.name!r} "
                 f"(its coarse ratio or source pixel sizes on the {request.resolution:g} m grid)"
             )
-    return PreparedModel(task, str(model_dir), metadata, checksum, align)
+    model_ref = request.model if is_builtin_model(request.model) else str(model_dir)
+    return PreparedModel(task, str(model_dir), model_ref, metadata, checksum, align)
 
 
 def plan_jobs(
@@ -117,13 +122,14 @@ def build_pipeline(
     """Add the fusion graph for ``request`` to ``pipeline`` (not run). With ``report_dir``,
     product records and dead letters are also written there as JSON lines."""
     prepared = prepare(request)
-    task, model_dir, metadata = prepared.task, prepared.model_dir, prepared.metadata
+    # Stages get the model's reference, never this machine's folder of a built-in package.
+    task, model_ref, metadata = prepared.task, prepared.model_ref, prepared.metadata
     assessed, planned_jobs = plan_jobs(request, pipeline, prepared)
     planned = planned_jobs[MAIN] | "PlanBlocks" >> PlanBlocks(
-        request.output, task, metadata, prepared.checksum, model_dir, request.block_size, prepared.align
+        request.output, task, metadata, prepared.checksum, model_ref, request.block_size, prepared.align
     )
     read = planned[MAIN] | "ReadBlocks" >> ReadBlocks(task, metadata)
-    fused = read[MAIN] | "FuseBlocks" >> FuseBlocks(model_dir)
+    fused = read[MAIN] | "FuseBlocks" >> FuseBlocks(model_ref)
     blocks = (
         fused[MAIN],
         read[EMPTY],
@@ -139,7 +145,7 @@ def build_pipeline(
     stac = published | "PublishStac" >> PublishStac(
         request.output,
         request.stac_api,
-        str(model_dir),
+        model_ref,
         request.catalog,
         tuple(sorted(set(request.collections.values()))),
     )

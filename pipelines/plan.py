@@ -145,7 +145,7 @@ def plan_run(
         raise ConfigError("--dry-run plans here, on the local runner; drop --runner from the Beam options")
     prepared = prepare(request, probe_output=False)
     output, task, metadata = request.output, prepared.task, prepared.metadata
-    checksum, href = prepared.checksum, prepared.model_dir
+    checksum, href = prepared.checksum, prepared.model_ref
     with tempfile.TemporaryDirectory(prefix="fusion-plan-") as tmp:
         pipeline = beam.Pipeline(options=options)
         assessed, planned = plan_jobs(request, pipeline, prepared)

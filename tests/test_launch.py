@@ -281,3 +281,62 @@ def test_an_unsupported_output_scheme_is_refused_before_anything_is_written(
     assert result.exit_code == 2
     assert "not s3://" in result.output
     assert not (tmp_path / "s3:").exists()
+
+
+# ------------------------------------------------------------------ built-in models on workers
+
+
+def test_a_built_in_model_is_resolved_where_the_stage_runs_not_where_the_graph_was_built(
+    pipe_scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fusion launch` builds the graph on a checkout; Dataflow workers run it from their own
+    installation. The graph names a built-in model by name, and the workers resolve it: built
+    here, then run with the packages installed somewhere else (the original folder hidden),
+    the run succeeds, the handler loads the other copy, and no path of the building checkout
+    reaches a stage, an Item or the model's MLM Item."""
+    import shutil
+
+    import apache_beam as beam
+    from apache_beam.pipeline import PipelineVisitor
+
+    import fusion.models as models
+    from fusion.models.package import load_model_package
+    from pipelines.fuse import build_pipeline
+    from pipelines.stages import inference
+    from tests.pipeline_fixtures import pipe_request
+
+    built_here = str(models.PACKAGES_DIR)
+    request = pipe_request(pipe_scenes, tmp_path / "products", model="naive")
+    pipeline = beam.Pipeline(runner="DirectRunner")
+    build_pipeline(request, pipeline)
+    # What the stages were given (what is pickled for the workers): the model's name only.
+    refs: dict[str, str] = {}
+
+    class Refs(PipelineVisitor):
+        def enter_composite_transform(self, node: Any) -> None:
+            for attr in ("model_path", "model_package", "model_href"):
+                value = getattr(node.transform, attr, None)
+                if value is not None:
+                    refs[f"{node.full_label}.{attr}"] = value
+
+    pipeline.visit(Refs())
+    assert {k.split(".")[0] for k in refs} == {"FuseBlocks", "PlanBlocks", "PublishStac"}, refs
+    assert set(refs.values()) == {"naive"}, refs
+
+    # The worker's installation: the packages elsewhere, the building checkout's folder gone.
+    worker_install = tmp_path / "site-packages" / "fusion" / "models" / "packages"
+    shutil.copytree(built_here, worker_install)
+    monkeypatch.setattr(models, "PACKAGES_DIR", worker_install)
+    loaded: list[str] = []
+    monkeypatch.setattr(
+        inference, "load_model_package", lambda path: loaded.append(str(path)) or load_model_package(path)
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    assert loaded and all(p.startswith(str(worker_install)) for p in loaded), loaded
+    written = [p for p in (tmp_path / "products").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".tif" for p in written)
+    for path in written:
+        if path.suffix == ".json":
+            text = path.read_text()
+            assert built_here not in text and str(ROOT) not in text, path

@@ -104,10 +104,15 @@ def list_trainers() -> list[str]:
     return sorted(TRAINERS)
 
 
+def is_builtin_model(name_or_path: str | os.PathLike[str]) -> bool:
+    """Whether ``name_or_path`` names a package shipped with eo-fusion (not a folder path)."""
+    return str(name_or_path) in EXPORTERS or str(name_or_path) in TRAINED
+
+
 def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     """The package folder for a built-in name or a user-named path."""
     text = str(name_or_path)
-    if text in EXPORTERS or text in TRAINED:
+    if is_builtin_model(text):
         return PACKAGES_DIR / text
     path = Path(text)
     if path.is_dir():

@@ -19,6 +19,7 @@ from apache_beam.pvalue import PCollection
 
 from fusion.blockio import stack_batch
 from fusion.grid import crop_halo
+from fusion.models import resolve_model
 from fusion.models.package import LoadedModel, load_model_package
 from pipelines.records import (
     DEAD_LETTER,
@@ -68,11 +69,12 @@ class FusionModelHandler(ModelHandler[BlockPayload, "BlockOutput | ModelFault", 
 
     def __init__(self, model_path: str, max_batch_size: int = 4) -> None:
         super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
+        #: a built-in model's name (resolved here, on the worker) or a package path
         self.model_path = model_path
         self._max_batch_size = max_batch_size
 
     def load_model(self) -> LoadedModel:
-        return load_model_package(self.model_path)
+        return load_model_package(resolve_model(self.model_path))
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
         return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}

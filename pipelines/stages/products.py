@@ -17,6 +17,7 @@ from apache_beam.transforms import combiners, window
 
 from fusion.errors import FusionError
 from fusion.grid import Tile
+from fusion.models import resolve_model
 from fusion.publish import ProductSpec, product_collections, update_catalog, write_product
 from pipelines.records import (
     DEAD_LETTER,
@@ -175,7 +176,9 @@ class PublishStac(beam.PTransform[Any, Any]):
                 from fusion.request import input_licensing
 
                 licensing = input_licensing(catalog, collections)
-            written = update_catalog(output, [package] if package else [], licensing)
+            # A built-in model's name is resolved here, where this worker has it installed.
+            packages = [str(resolve_model(package))] if package else []
+            written = update_catalog(output, packages, licensing)
             if stac_api:
                 from fusion.stacapi import StacApiPublisher
 
