@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ from shapely.geometry import box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from fusion import sensors as S
-from fusion.errors import CatalogError, ConfigError, SceneNotFound
+from fusion.errors import CatalogError, ConfigError, FusionError, SceneNotFound
+
+log = logging.getLogger("eo-fusion")
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 STAC_EXTENSIONS = {
@@ -108,20 +111,66 @@ class Scene:
         return d
 
 
-def _parse_dt(value: str | None) -> dt.datetime | None:
+def _parse_dt(value: Any, name: str = "datetime") -> dt.datetime | None:
+    """An item's date-time property ``name`` as an aware datetime **in UTC** (None for null).
+
+    Every date eo-fusion derives from a scene (pairing dates, product ids, the products'
+    datetimes) is the UTC date of this instant: ``2023-06-10T07:02:11+14:00`` is
+    2023-06-09 17:02:11 UTC, so its date is 2023-06-09, never the local 06-10. A time without
+    an offset is taken as UTC (STAC requires one; some catalogs leave it out). Anything that is
+    not an RFC 3339 / ISO 8601 date-time raises :class:`CatalogError` naming the value.
+    """
     if value is None:
         return None
-    out = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return out if out.tzinfo else out.replace(tzinfo=dt.UTC)
+    if not isinstance(value, str):
+        raise CatalogError(
+            f"{name} {value!r} is a JSON {_json_kind(value)}, not an RFC 3339 date-time text "
+            "such as 2023-06-10T17:02:11Z"
+        )
+    try:
+        out = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise CatalogError(
+            f"{name} {value!r} is not an RFC 3339 date-time such as 2023-06-10T17:02:11Z"
+        ) from None
+    # astimezone, not replace: an offset shifts the instant into UTC (and maybe the day).
+    return out.astimezone(dt.UTC) if out.tzinfo else out.replace(tzinfo=dt.UTC)
 
 
-def item_interval(props: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
-    """(start, end) of an item: its datetime, or its start/end_datetime range."""
-    start = _parse_dt(props.get("start_datetime")) or _parse_dt(props.get("datetime"))
-    end = _parse_dt(props.get("end_datetime")) or _parse_dt(props.get("datetime"))
+def _json_kind(value: Any) -> str:
+    """The JSON type name of a decoded value (for messages about what a document holds)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+def item_interval(props: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime]:
+    """(start, end) of an item, in UTC: its datetime, or its start/end_datetime range.
+
+    Raises :class:`CatalogError` when neither is set, a value is not a date-time, or the range
+    ends before it starts."""
+    start = _parse_dt(props.get("start_datetime"), "start_datetime") or _parse_dt(props.get("datetime"))
+    end = _parse_dt(props.get("end_datetime"), "end_datetime") or _parse_dt(props.get("datetime"))
+    if start is None and end is None:
+        raise CatalogError("neither datetime nor start_datetime/end_datetime is set")
     if start is None or end is None:
-        raise CatalogError("item has neither datetime nor start_datetime/end_datetime")
+        raise CatalogError(f"datetime is null and {'start' if start is None else 'end'}_datetime is not set")
+    if end < start:
+        raise CatalogError(f"end_datetime {end.isoformat()} is before start_datetime {start.isoformat()}")
     return start, end
+
+
+def item_datetime(props: Mapping[str, Any]) -> dt.datetime:
+    """An item's acquisition time in UTC: its datetime, or (a composite's) start_datetime."""
+    return _parse_dt(props.get("datetime")) or item_interval(props)[0]
 
 
 def scene_from_item(item: pystac.Item) -> Scene:
@@ -159,7 +208,7 @@ def scene_from_item(item: pystac.Item) -> Scene:
         id=item.id,
         collection=collection,
         sensor=sensor.name,
-        datetime=_parse_dt(props.get("datetime")) or start,
+        datetime=_parse_dt(props.get("datetime")) or start,  # UTC, like start and end
         start_datetime=start,
         end_datetime=end,
         bbox=_bbox4(item.bbox or shape(geometry).bounds),
@@ -292,6 +341,12 @@ class SearchRequest:
     max_cloud_cover: float | None = None
 
     def __post_init__(self) -> None:
+        # The period is compared with the items' UTC instants: naive bounds are UTC, aware
+        # ones are moved into UTC (a STAC API is then sent ...Z, as the static filter uses).
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _utc(value))
         if self.start and self.end and self.end < self.start:
             raise ConfigError(f"search end {self.end} is before start {self.start}")
         if self.max_cloud_cover is not None and not 0 <= self.max_cloud_cover <= 100:
@@ -307,21 +362,28 @@ def as_utc_range(
         if v is None:
             return None
         if isinstance(v, dt.datetime):
-            return v if v.tzinfo else v.replace(tzinfo=dt.UTC)
+            return _utc(v)
         t = dt.time(23, 59, 59, 999999) if end_of_day else dt.time(0)
         return dt.datetime.combine(v, t, dt.UTC)
 
     return conv(start, False), conv(end, True)
 
 
-def item_matches(item: dict[str, Any], req: SearchRequest) -> bool:
-    """Whether an item (as JSON) satisfies ``req`` - the filter a STAC API applies."""
+def _utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC; a naive datetime is taken to be UTC already."""
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def item_matches(item: Mapping[str, Any], req: SearchRequest) -> bool:
+    """Whether an item (as JSON) satisfies ``req`` - the filter a STAC API applies. Periods
+    are compared as UTC instants. An item whose dates cannot be read raises
+    :class:`CatalogError` (unless another filter has already left it out)."""
     if req.collections is not None and item.get("collection") not in req.collections:
         return False
     props = item.get("properties", {})
     if req.max_cloud_cover is not None:
         cc = props.get("eo:cloud_cover")
-        if cc is None or cc > req.max_cloud_cover:
+        if not isinstance(cc, (int, float)) or cc > req.max_cloud_cover:
             return False
     start, end = item_interval(props)
     if req.start is not None and end < req.start:
@@ -330,9 +392,56 @@ def item_matches(item: dict[str, Any], req: SearchRequest) -> bool:
         return False
     if req.aoi is not None:
         geom = item.get("geometry")
-        if geom is None or not shape(geom).intersects(req.aoi):
+        if geom is None:
+            return False
+        try:
+            footprint = shape(geom)
+        except Exception as exc:  # shapely raises many types for malformed GeoJSON
+            raise CatalogError(f"geometry is not valid GeoJSON ({exc})") from exc
+        if not footprint.intersects(req.aoi):
             return False
     return True
+
+
+@dataclass(frozen=True)
+class DroppedItem:
+    """An item a search could not use, and why; the rest of the search goes on without it."""
+
+    item: str  #: the item's href (a static catalog's item file), else its id (a STAC API's item)
+    reason: str  #: what is wrong, e.g. "item 'x': datetime 'yesterday' is not an RFC 3339 date-time"
+    href: str | None = None  #: the item's file or URL, when known
+
+    def text(self) -> str:
+        """One line naming the item and its fault (what ``fusion search`` prints)."""
+        return f"{self.item}: {self.reason}"
+
+
+def scene_if_matching(data: Any, req: SearchRequest, href: str | None = None) -> Scene | None:
+    """The scene of one item, given as decoded JSON (a file's or a STAC API's), when it
+    satisfies ``req``; None when it does not.
+
+    Raises :class:`~fusion.errors.FusionError` (a :class:`CatalogError`, or the sensor table's
+    :class:`~fusion.errors.UnknownNameError`) when the item cannot be used: not a JSON object,
+    not a STAC Item, a missing or unreadable datetime, no geometry, an unknown collection. The
+    checks run before pystac sees the item, so the message names the field and the value
+    rather than a parser's internals (pystac says "invalid literal for int()" of "yesterday")."""
+    if not isinstance(data, dict):
+        raise CatalogError(f"is a JSON {_json_kind(data)}, not a STAC Item object")
+    label = f"item {data['id']!r}" if isinstance(data.get("id"), str) else "item without an id"
+    if data.get("type") != "Feature":
+        raise CatalogError(f"{label} is not a STAC Item (its type is {data.get('type')!r}, not 'Feature')")
+    if not isinstance(data.get("properties"), dict):
+        raise CatalogError(f"{label} has no properties object")
+    try:
+        if not item_matches(data, req):
+            return None
+    except CatalogError as exc:
+        raise CatalogError(f"{label}: {exc}") from exc
+    try:
+        item = pystac.Item.from_dict(data, href=href)
+    except Exception as exc:  # pystac raises ValueError, TypeError, KeyError, STACError, ...
+        raise CatalogError(f"{label} is not a valid STAC Item ({type(exc).__name__}: {exc})") from exc
+    return scene_from_item(item)
 
 
 def load_catalog(path: str | os.PathLike[str]) -> pystac.Catalog:
@@ -361,15 +470,89 @@ def load_catalog(path: str | os.PathLike[str]) -> pystac.Catalog:
     return obj
 
 
-def search_static_catalog(catalog: str | os.PathLike[str], req: SearchRequest) -> list[Scene]:
+def search_static_catalog(
+    catalog: str | os.PathLike[str], req: SearchRequest, dropped: list[DroppedItem] | None = None
+) -> list[Scene]:
     """Scenes of a static catalog (local, http(s):// or gs://) that satisfy ``req``, sorted by
-    (datetime, collection, id)."""
+    (datetime, collection, id).
+
+    An item that cannot be used (its file is missing or not JSON, it is not a STAC Item, its
+    datetime is null or not a date-time, ...) does not stop the search: it is appended to
+    ``dropped`` with the reason or, without that list, logged as a warning. A catalog, child
+    catalog or collection that cannot be read still raises :class:`CatalogError`: going on
+    would silently lose every item under it."""
+    from fusion.remote import RemoteStacIO
+
     cat = load_catalog(catalog)
+    io = RemoteStacIO()
     scenes = []
-    for item in cat.get_items(recursive=True):
-        if item_matches(item.to_dict(include_self_link=False, transform_hrefs=False), req):
-            scenes.append(scene_from_item(item))
+    for href in _item_hrefs(cat):
+        try:
+            scene = scene_if_matching(_read_json(io, href), req, href)
+        except FusionError as exc:
+            skipped = DroppedItem(href, str(exc), href)
+            if dropped is None:
+                log.warning("search skipped item %s", skipped.text())
+            else:
+                dropped.append(skipped)
+            continue
+        if scene is not None:
+            scenes.append(scene)
     return sorted(scenes, key=lambda s: (s.datetime, s.collection, s.id))
+
+
+def _item_hrefs(root: pystac.Catalog) -> Iterator[str]:
+    """The absolute href of every item linked from ``root`` and its child catalogs and
+    collections, each once, in breadth-first order.
+
+    The items are not resolved here: pystac's ``get_items`` stops at the first item it cannot
+    read, so the caller reads each on its own."""
+    seen: set[str] = set()
+    queue: list[pystac.Catalog] = [root]
+    while queue:
+        node = queue.pop(0)
+        for link in node.links:
+            if link.rel == pystac.RelType.ITEM:
+                href = link.get_absolute_href() or link.href
+                if href not in seen:
+                    seen.add(href)
+                    yield href
+        for link in node.links:
+            if link.rel != pystac.RelType.CHILD:
+                continue
+            href = link.get_absolute_href() or link.href
+            if href in seen:
+                continue
+            seen.add(href)
+            try:
+                link.resolve_stac_object(root=root)
+            except Exception as exc:  # pystac wraps the cause (missing file, bad JSON) in STACError
+                raise CatalogError(
+                    f"{href} (a child of {node.get_self_href()}) is not a readable STAC catalog or "
+                    f"collection: {exc.__cause__ or exc}"
+                ) from exc
+            child = link.target
+            if not isinstance(child, pystac.Catalog):  # a Collection is a Catalog too
+                raise CatalogError(f"{href} is linked as a child catalog but is a {type(child).__name__}")
+            queue.append(child)
+
+
+def _read_json(io: pystac.StacIO, href: str) -> Any:
+    """The decoded JSON document at ``href``; CatalogError saying why it cannot be read."""
+    try:
+        text = io.read_text(href)
+    except FusionError:
+        raise
+    except FileNotFoundError:
+        raise CatalogError("the item file does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"the item file is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except Exception as exc:  # OSError, or a gs:// storage error
+        raise CatalogError(f"the item file cannot be read ({type(exc).__name__}: {exc})") from exc
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CatalogError(f"the item file is not JSON ({exc})") from None
 
 
 # --------------------------------------------------------------------------------------------

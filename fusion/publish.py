@@ -26,7 +26,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ from fusion.product_stac import (
 )
 from fusion.quicklook import QUICKLOOK_BANDS, write_png
 from fusion.rasterio_io import write_cog
+from fusion.scratch import scratch_folder
 from fusion.tasks.base import JobLineage
 
 __all__ = [
@@ -198,7 +198,7 @@ def write_product(
     upload to GCS), so a reader never sees a partial file and a product without its Item is
     an unfinished one that the next run redoes."""
     data = to_int16(reflectance, valid)
-    with tempfile.TemporaryDirectory(prefix="eo-fusion-product-") as scratch_dir:
+    with scratch_folder() as scratch_dir:
         scratch = Path(scratch_dir)
         cog = write_cog(
             scratch / f"{spec.product_id}.tif",

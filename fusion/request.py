@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from fusion.catalog import (
+    DroppedItem,
     Scene,
     SearchRequest,
     as_utc_range,
@@ -40,6 +42,8 @@ from fusion.rasterio_io import COG_PROFILES
 from fusion.request_options import RELATIVE_PERIOD_FIELDS, parse_date
 from fusion.sources import SOURCES, check_credentials
 from fusion.tasks import DEFAULT_TASK, FusionTask, get_task
+
+log = logging.getLogger("eo-fusion")
 
 #: The years a request's period may lie in (a date outside them is a typo, not imagery).
 MIN_YEAR, MAX_YEAR = 1950, 2199
@@ -500,17 +504,30 @@ class SceneOnTile:
     coverage: float = 1.0
 
 
-def search_scenes(request: FusionRequest, with_targets: bool = False) -> list[SceneOnTile]:
+def search_scenes(
+    request: FusionRequest, with_targets: bool = False, dropped: list[DroppedItem] | None = None
+) -> list[SceneOnTile]:
     """Search the catalog; every scene on every output tile its footprint intersects, with
     the role of the task its collection serves (``with_targets``: also the target-only roles,
-    e.g. the Landsat scenes for training and scoring a harmonize model)."""
+    e.g. the Landsat scenes for training and scoring a harmonize model).
+
+    Items that cannot be used (a null or unreadable datetime, a file that is not a JSON
+    object, ...) are left out and appended to ``dropped`` with the reason (the pipeline's
+    dead letters); without that list they are logged as warnings."""
     search = request.search_request(with_targets)
+    found: list[DroppedItem] = []
     if is_stac_api(request.catalog):
         from fusion.stacapi import search_api
 
-        scenes = search_api(request.catalog, search).scenes
+        result = search_api(request.catalog, search)
+        scenes, found = result.scenes, result.dropped
     else:
-        scenes = search_static_catalog(request.catalog, search)
+        scenes = search_static_catalog(request.catalog, search, found)
+    if dropped is not None:
+        dropped.extend(found)
+    else:
+        for item in found:
+            log.warning("search skipped item %s", item.text())
     roles = request.fusion_task.searched_roles(with_targets)
     groups = [(r.name, [s for s in scenes if s.collection == request.collections[r.name]]) for r in roles]
     grid_scenes = [s for r, (_, g) in zip(roles, groups, strict=True) if r.defines_grid for s in g]
@@ -593,8 +610,6 @@ def input_licensing(catalog: str, collection_ids: Iterable[str]) -> dict[str, di
     collection documents of ``catalog`` (a static catalog or a STAC API). A collection that
     cannot be read is left out (the products then name only eo-fusion as provider); this never
     stops a run."""
-    import logging
-
     wanted = set(collection_ids)
     out: dict[str, dict[str, Any]] = {}
     try:
@@ -610,5 +625,5 @@ def input_licensing(catalog: str, collection_ids: Iterable[str]) -> dict[str, di
                 if isinstance(coll, pystac.Collection) and coll.id in wanted:
                     out[coll.id] = licensing_of(coll.to_dict(include_self_link=False, transform_hrefs=False))
     except Exception as exc:  # attribution is best effort: the products are already written
-        logging.getLogger("eo-fusion").warning("could not read the input collections' licences: %s", exc)
+        log.warning("could not read the input collections' licences: %s", exc)
     return out

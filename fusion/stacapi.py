@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
-import pystac
 from shapely.geometry import mapping
 
-from fusion.catalog import Scene, SearchRequest, item_matches, scene_from_item
+from fusion.catalog import DroppedItem, Scene, SearchRequest, scene_if_matching
 from fusion.errors import AuthenticationError, CatalogError, FusionError
 from fusion.remote import RETRY_STATUS
 
@@ -132,11 +131,15 @@ def landing_page(url: str, timeout: float = 30.0) -> dict[str, Any] | None:
 
 @dataclass
 class ApiSearch:
-    """What a search returned: scenes, and items dropped with the reason."""
+    """What a search returned: scenes, the items that could not be used (with the reason),
+    and the ids of items the API returned that do not satisfy the request."""
 
     scenes: list[Scene]
-    dropped: list[tuple[str, str]] = field(default_factory=list)
+    #: items that cannot be used (no or a bad datetime, not a STAC Item, unknown collection, ...)
+    dropped: list[DroppedItem] = field(default_factory=list)
     filtered_by_api: tuple[str, ...] = ()
+    #: ids of items the API returned although they do not match (what it could not filter)
+    filtered_here: list[str] = field(default_factory=list)
     #: the search stopped at ``max_items``: there may be more matching items
     truncated: bool = False
 
@@ -170,20 +173,35 @@ def search_api(
         raise
     except Exception as exc:
         raise (_api_error(url, exc) or CatalogError(f"search at {url} failed: {exc}")) from exc
-    scenes, dropped = [], []
+    scenes: list[Scene] = []
+    dropped: list[DroppedItem] = []
+    filtered: list[str] = []
     for data in items:
-        if not item_matches(data, req):  # what the API could not (or did not) filter
-            dropped.append((data.get("id", "?"), "does not match the request (filtered here)"))
-            continue
+        item_id = str(data.get("id") or "?") if isinstance(data, dict) else "?"
+        # One bad item (a null or unparseable datetime, ...) is dropped; the search goes on.
         try:
-            scenes.append(scene_from_item(pystac.Item.from_dict(data)))
+            scene = scene_if_matching(data, req)
         except FusionError as exc:
-            dropped.append((data.get("id", "?"), str(exc)))
+            dropped.append(DroppedItem(item_id, str(exc), _self_href(data)))
+            continue
+        if scene is None:  # what the API could not (or did not) filter
+            filtered.append(item_id)
+        else:
+            scenes.append(scene)
     scenes.sort(key=lambda s: (s.datetime, s.collection, s.id))
     truncated = max_items is not None and len(items) >= max_items
     if truncated:
         log.warning("search at %s stopped at %d items; more may match", url, max_items)
-    return ApiSearch(scenes, dropped, tuple(by_api), truncated)
+    return ApiSearch(scenes, dropped, tuple(by_api), filtered, truncated)
+
+
+def _self_href(data: Any) -> str | None:
+    """The ``self`` link of an item as JSON, if it has one."""
+    links = data.get("links") if isinstance(data, dict) else None
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str):
+            return str(link["href"])
+    return None
 
 
 # ------------------------------------------------------------------------------- publishing

@@ -106,14 +106,17 @@ def plan_jobs(
     request: FusionRequest, pipeline: beam.Pipeline, prepared: PreparedModel
 ) -> tuple[dict[str, PCollection], dict[str, PCollection]]:
     """SearchScenes → AssessScenes → PlanJobs on ``pipeline``: the outputs of AssessScenes
-    (its dead letters) and of PlanJobs (``(job, tile)`` and a ``skipped`` dead letter per
-    date not fused). Reads QA assets only. ``fusion run --dry-run`` stops here."""
+    (its dead letters, and those of SearchScenes: the items the search dropped) and of
+    PlanJobs (``(job, tile)`` and a ``skipped`` dead letter per date not fused). Reads QA
+    assets only. ``fusion run --dry-run`` stops here."""
     scenes = pipeline | "SearchScenes" >> SearchScenes(request)
     assessed = scenes[MAIN] | "AssessScenes" >> AssessScenes(
         prepared.task.qa_factors(prepared.metadata.coarse_ratio)
     )
     planned_jobs = assessed[MAIN] | "PlanJobs" >> PlanJobs(request)
-    return assessed, planned_jobs
+    # Both are inputs the run leaves out; every caller reports them together.
+    scene_dead = (scenes[DEAD_LETTER], assessed[DEAD_LETTER]) | "SceneDeadLetters" >> beam.Flatten()
+    return {MAIN: assessed[MAIN], DEAD_LETTER: scene_dead}, planned_jobs
 
 
 def build_pipeline(

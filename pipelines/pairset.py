@@ -103,7 +103,7 @@ def build_pairset(request: FusionRequest, spec: PairsetSpec, pipeline: beam.Pipe
     _ = written[MAIN] | "WriteIndex" >> beam.io.WriteToText(
         f"{root}/index", file_name_suffix=".jsonl", num_shards=1
     )
-    write_dead_letters((assessed[DEAD_LETTER], written[DEAD_LETTER]), root)
+    write_dead_letters((scenes[DEAD_LETTER], assessed[DEAD_LETTER], written[DEAD_LETTER]), root)
 
 
 def run_pairset(

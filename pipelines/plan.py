@@ -35,10 +35,11 @@ FUSE, EXISTS, SKIP = "fuse", "exists", "skip"
 
 @dataclass(frozen=True)
 class PlanRow:
-    """One target date of one tile (or one scene whose QA could not be assessed)."""
+    """One target date of one tile (or one scene whose QA could not be assessed, or one item
+    the search could not use)."""
 
-    tile: str
-    date: str  #: YYYY-MM-DD; "-" for a scene that failed assessment
+    tile: str  #: "-" for an item the search dropped
+    date: str  #: YYYY-MM-DD; "-" for a scene that failed assessment or an item the search dropped
     action: str  #: fuse | exists | skip
     reason: str  #: why it is skipped; for fuse its input scenes (role=id), for exists its product
     references: tuple[str, ...] = ()  #: reference dates (fuse / exists)
@@ -82,7 +83,7 @@ class RunPlan:
             lines += [line(header), *(line(c) for c in cells)]
         else:
             lines.append("no target date on any tile (no scenes of every input role on a tile)")
-        tiles = len({r.tile for r in self.rows})
+        tiles = len({r.tile for r in self.rows if r.tile != "-"})  # "-": an item the search dropped
         lines.append(
             f"plan: {n[FUSE]} to fuse, {n[EXISTS]} already in the output, {n[SKIP]} skipped "
             f"on {tiles} tile(s)"
@@ -123,11 +124,13 @@ def _job_row(
 
 
 def _dead_letter_row(record: DeadLetter) -> str:
-    """A ``skipped`` date of PlanJobs (key tile/date/scene) or a scene AssessScenes could not
-    assess (key tile/scene)."""
+    """A ``skipped`` date of PlanJobs (key tile/date/scene), a scene AssessScenes could not
+    assess (key tile/scene) or an item SearchScenes dropped (key its href or id; on no tile)."""
     if record.stage == "pair":
         tile, date, scene = record.key.split("/", 2)
         row = PlanRow(tile, date, SKIP, record.reason, scene=scene)
+    elif record.stage == "search":
+        row = PlanRow("-", "-", SKIP, f"search {record.kind}: {record.reason}", scene=record.key)
     else:
         tile, _, scene = record.key.partition("/")
         row = PlanRow(tile, "-", SKIP, f"{record.stage} {record.kind}: {record.reason}", scene=scene)

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,6 +107,30 @@ def run(
     return result
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C: a KeyboardInterrupt, or one that a Beam stage re-raised as
+    ``RuntimeError("KeyboardInterrupt [while running '...']")``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt) or str(seen).startswith("KeyboardInterrupt"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def remove_leftovers(report: Path, own: bool = False) -> None:
+    """Remove the scratch folders of runs that no longer run (with ``own``: this one's too) and
+    the ``beam-temp-*`` folders Beam's report writers leave in ``report`` when stopped."""
+    from fusion.scratch import remove_scratch
+
+    removed = remove_scratch(own=own)
+    for temp in report.glob("beam-temp-*"):
+        shutil.rmtree(temp, ignore_errors=True)
+        removed.append(temp)
+    if removed:
+        log.info("removed %d temporary folder(s) of an interrupted run", len(removed))
+
+
 def run_fusion(
     request: FusionRequest, report_dir: str | Path, beam_args: list[str] | None = None
 ) -> RunSummary:
@@ -115,11 +140,19 @@ def run_fusion(
     report = Path(report_dir)
     probe_writable(str(report), "report dir")  # before any work, not at the end of it
     report.mkdir(parents=True, exist_ok=True)
+    # What an interrupted or killed run left: its scratch folders, Beam's temporary report files.
+    remove_leftovers(report)
     for name in ("products.jsonl", "dead-letter.jsonl"):
         (report / name).unlink(missing_ok=True)
     (report / "request.json").write_text(json.dumps(request.to_json(), indent=2, default=str) + "\n")
     PROGRESS.reset()
-    result = run(request, PipelineOptions(beam_args or []), str(report))
+    try:
+        result = run(request, PipelineOptions(beam_args or []), str(report))
+    except BaseException as exc:
+        if not interrupted(exc):
+            raise
+        remove_leftovers(report, own=True)
+        raise KeyboardInterrupt from None
     counters = beam_counters(result, NAMESPACE)
     summary = RunSummary(
         read_jsonl([report / "products.jsonl"]), read_jsonl([report / "dead-letter.jsonl"]), counters

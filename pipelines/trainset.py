@@ -184,7 +184,7 @@ def build_trainset(request: FusionRequest, spec: TrainsetSpec, pipeline: beam.Pi
         | "IndexLines" >> beam.Map(lambda e: e[2])
         | "WriteIndex" >> beam.io.WriteToText(f"{root}/index", file_name_suffix=".jsonl", num_shards=1)
     )
-    write_dead_letters((assessed[DEAD_LETTER], examples[DEAD_LETTER]), root)
+    write_dead_letters((scenes[DEAD_LETTER], assessed[DEAD_LETTER], examples[DEAD_LETTER]), root)
 
 
 def write_dead_letters(dead: tuple[PCollection, ...], root: str) -> None:

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import rasterio
 from rasterio.windows import from_bounds
 
+from fusion.catalog import item_datetime
 from fusion.errors import SceneNotFound
 from fusion.evaluation.report import Comparison
 from fusion.metrics import evaluate
@@ -42,12 +43,13 @@ def observed_day(item_path: Path) -> dt.date:
     item = json.loads(item_path.read_text())
     props = item["properties"]
     asset = item.get("assets", {}).get("sur_refl_day_of_year")
+    if asset is None:
+        # The UTC date the pipeline pairs and names products by (+14:00 is a UTC day earlier).
+        return item_datetime(props).date()
+    # The day-of-year values count from the composite's own year, as its period states it.
     start = dt.datetime.fromisoformat(
         (props.get("start_datetime") or props["datetime"]).replace("Z", "+00:00")
     )
-    if asset is None:
-        when = props.get("datetime") or props["start_datetime"]
-        return dt.datetime.fromisoformat(when.replace("Z", "+00:00")).date()
     with rasterio.open(item_path.parent / asset["href"]) as src:
         doy = src.read(1)
         nodata = src.nodata

@@ -26,7 +26,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 
 from fusion.blockio import GridWindow, SceneReadCache, fill_invalid, read_scene, tile_clear_fraction
-from fusion.catalog import Scene
+from fusion.catalog import DroppedItem, Scene
 from fusion.errors import BlockReadError, ConfigError, FusionError
 from fusion.grid import Block, Tile, Window
 from fusion.models.package import ModelMetadata, TensorSpecJson
@@ -251,10 +251,15 @@ def tile_pairs(
     request: FusionRequest, min_clear: float, report: Callable[[str], None]
 ) -> list[tuple[Tile, HarmonizePair]]:
     """Every ±1-day Sentinel-2 / Landsat pair of a harmonize request's tiles and period, by
-    tile and date; a scene whose QA cannot be read is reported and left out."""
+    tile and date; an item the search cannot use and a scene whose QA cannot be read are
+    reported and left out."""
     tiles: dict[str, Tile] = {}
     observations: dict[str, list[Observation]] = {}
-    for item in search_scenes(request, with_targets=True):
+    dropped: list[DroppedItem] = []
+    found = search_scenes(request, with_targets=True, dropped=dropped)
+    for bad in dropped:
+        report(f"skipped item {bad.text()}")
+    for item in found:
         tiles[item.tile.id] = item.tile
         try:
             clear = tile_clear_fraction(item.scene, item.tile, 8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import re
 import sys
 import time
@@ -88,7 +89,8 @@ def request_options(f: FC) -> FC:
 
 
 def exit_on_fusion_error(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn FusionError into a clean one-line message and exit code 2.
+    """Turn FusionError into a clean one-line message and exit code 2, and Ctrl-C into
+    "interrupted; re-run ... to resume" and exit code 130 (no traceback either way).
 
     Apply it to a command function, below the click decorators. Other exceptions pass through.
     """
@@ -102,6 +104,17 @@ def exit_on_fusion_error(fn: Callable[P, R]) -> Callable[P, R]:
             message = re.sub(r"(\s*\[while running '[^']*'\])+$", "", str(exc))
             click.echo(f"error: {message}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo(
+                "\ninterrupted; re-run the same request to resume: finished products are kept "
+                "and skipped, unfinished ones are redone",
+                err=True,
+            )
+            # Beam's worker threads may still be reading or writing; leave without waiting for
+            # them (scratch folders are removed by the run, or by the next one).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
 
     return wrapper
 
@@ -145,12 +158,13 @@ def stderr_progress(quiet: bool) -> Any:
 
 
 class _DropFusionErrors:
-    """A logging filter that drops records of a FusionError (or of an error it caused)."""
+    """A logging filter that drops records of a FusionError (or of an error it caused) and of
+    Ctrl-C: the command reports both itself, in one line."""
 
     def filter(self, record: Any) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         while exc is not None:
-            if isinstance(exc, FusionError):
+            if isinstance(exc, FusionError | KeyboardInterrupt):
                 return False
             exc = exc.__cause__ or exc.__context__
         return True

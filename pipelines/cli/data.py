@@ -154,15 +154,17 @@ def search(
     """Search a static STAC CATALOG (a catalog.json or its folder), or a STAC API (--source).
 
     With --source the API filters what it can (collections, area, period, and cloud cover
-    where it has the Query extension); the rest is filtered here. Items that could not be used
-    are listed after the scenes with the reason.
+    where it has the Query extension); the rest is filtered here. Times are UTC. An item that
+    cannot be used (no or an unreadable datetime, a file that is not a JSON object, ...) does
+    not stop the search: a warning on stderr names it and what is wrong.
     """
-    from fusion.catalog import SearchRequest, as_utc_range, parse_aoi, search_static_catalog
+    from fusion.catalog import DroppedItem, SearchRequest, as_utc_range, parse_aoi, search_static_catalog
 
     t0, t1 = as_utc_range(start, end)
     if (catalog is None) == (source is None):
         raise ConfigError("give either a CATALOG path or --source NAME/URL")
-    dropped: list[tuple[str, str]] = []
+    dropped: list[DroppedItem] = []
+    filtered: list[str] = []
     if source is not None:
         from fusion.sources import resolve_source
         from fusion.stacapi import search_api
@@ -171,25 +173,30 @@ def search(
         colls = collections or (src.collections or None)
         req = SearchRequest(parse_aoi(aoi), t0, t1, colls, max_cloud)
         found = search_api(src.url, req, max_items=max_items)
-        scenes, dropped = found.scenes, found.dropped
+        scenes, dropped, filtered = found.scenes, found.dropped, found.filtered_here
         if found.truncated:
             click.echo(f"stopped at --max-items {max_items}: more items may match", err=True)
     else:
         req = SearchRequest(parse_aoi(aoi), t0, t1, collections, max_cloud)
-        scenes = search_static_catalog(str(catalog), req)
+        scenes = search_static_catalog(str(catalog), req, dropped)
+    # Warnings go to stderr, so --json output stays one scene per line.
+    for item in dropped:
+        click.echo(f"warning: skipped item {item.text()}", err=True)
+    if dropped:
+        click.echo(f"warning: {len(dropped)} item(s) skipped; the other items were searched", err=True)
     if as_json:
         for s in scenes:
             click.echo(json.dumps(s.to_json()))
         return
-    click.echo(f"{'datetime':<20} {'collection':<16} {'cloud %':>7}  id")
+    click.echo(f"{'datetime (UTC)':<20} {'collection':<16} {'cloud %':>7}  id")
     for s in scenes:
         cc = "-" if s.cloud_cover is None else f"{s.cloud_cover:.1f}"
         click.echo(f"{s.datetime:%Y-%m-%d %H:%M:%S}  {s.collection:<16} {cc:>7}  {s.id}")
     click.echo(f"{len(scenes)} scene(s)")
-    if dropped:
-        click.echo(f"dropped {len(dropped)} item(s):")
-        for item_id, reason in dropped:
-            click.echo(f"  {item_id}: {reason}")
+    if filtered:
+        click.echo(f"filtered here {len(filtered)} item(s) the API returned that do not match the request:")
+        for item_id in filtered:
+            click.echo(f"  {item_id}")
 
 
 @click.command()

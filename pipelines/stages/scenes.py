@@ -16,6 +16,7 @@ from apache_beam.pvalue import PBegin, PCollection
 from apache_beam.transforms import window
 
 from fusion.blockio import tile_clear_fraction
+from fusion.catalog import DroppedItem
 from fusion.errors import FusionError
 from fusion.grid import Tile
 from fusion.pairing import Observation, Skip
@@ -27,7 +28,9 @@ from pipelines.stages.common import asset_of, count
 @dataclass
 class SearchScenes(beam.PTransform[Any, Any]):
     """The request's scenes per output tile, timestamped with their acquisition time
-    (``with_targets``: also the task's target-only roles, for training and scoring)."""
+    (``with_targets``: also the task's target-only roles, for training and scoring); an item
+    the search could not use (e.g. a null or unreadable datetime, a file that is not JSON) is a
+    ``skipped`` dead letter of stage ``search`` instead of the end of the run."""
 
     request: FusionRequest
     with_targets: bool = False
@@ -39,12 +42,30 @@ class SearchScenes(beam.PTransform[Any, Any]):
         with_targets = self.with_targets
 
         def emit(request: FusionRequest) -> Iterator[Any]:
-            found = search_scenes(request, with_targets)
+            dropped: list[DroppedItem] = []
+            found = search_scenes(request, with_targets, dropped)
             count("scenes_found", len({s.scene.id for s in found}))
+            if dropped:
+                count("items_dropped", len(dropped))
+            for item in dropped:
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, dropped_item_record(item))
             for s in found:
                 yield window.TimestampedValue(s, s.scene.datetime.timestamp())
 
-        return {MAIN: pbegin | "Request" >> beam.Create([self.request]) | "Search" >> beam.FlatMap(emit)}
+        out = (
+            pbegin
+            | "Request" >> beam.Create([self.request])
+            | "Search" >> beam.FlatMap(emit).with_outputs(DEAD_LETTER, main=MAIN)
+        )
+        return {MAIN: out[MAIN], DEAD_LETTER: out[DEAD_LETTER]}
+
+
+def dropped_item_record(item: DroppedItem) -> Any:
+    """An item the search could not use, as a ``skipped`` dead letter of stage ``search``
+    (key: the item's href, or a STAC API item's id; reason prefixed with the href, which the
+    run summary strips when it groups the reasons)."""
+    where = item.href or item.item
+    return dead_letter("search", f"{where}: {item.reason}", key=item.item, asset=item.href, kind="skipped")
 
 
 class _AssessDoFn(beam.DoFn):

@@ -62,16 +62,23 @@ CASES: list[tuple[str, Callable[[Path], None], str]] = [
 ]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def clean_ids(pipe_scenes: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The product ids of the intact catalog (ids hash item ids, not where the catalog lies)."""
+    tmp = tmp_path_factory.mktemp("clean")
+    summary = run_fusion(pipe_request(pipe_scenes, tmp / "products", model="naive"), tmp / "report")
+    return sorted(p["product_id"] for p in summary.written)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("change", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_a_band_that_is_not_what_its_sensor_stores_is_dead_lettered(
-    pipe_scenes: Path, tmp_path: Path, change: Any, reason: str
+    pipe_scenes: Path, tmp_path: Path, clean_ids: list[str], change: Any, reason: str
 ) -> None:
     scenes = tmp_path / "scenes"
     shutil.copytree(pipe_scenes, scenes)
     request = pipe_request(scenes, tmp_path / "products", model="naive")
     red = sorted(scenes.rglob("*SR_B4.TIF"))[0]  # the red band of the first Landsat scene
-    clean = run_fusion(pipe_request(scenes, tmp_path / "clean", model="naive"), tmp_path / "clean-report")
     item = _item_of(red)
     original = {red: red.read_bytes(), item: item.read_bytes()}
     change(red)
@@ -81,7 +88,10 @@ def test_a_band_that_is_not_what_its_sensor_stores_is_dead_lettered(
     assert broken and all(reason in r["reason"] and r["kind"] == "failed" for r in broken), summary.text()
     assert reason in summary.text()
     # The rest of the run completed; the products that needed the band were not written.
-    assert summary.written and len(summary.written) < len(clean.written), summary.text()
+    assert summary.written and len(summary.written) < len(clean_ids), summary.text()
+    assert {p["product_id"] for p in summary.written} < set(clean_ids)
+    if change is not CASES[0][1]:
+        return  # the re-run after the fix is the same for every case: once is enough
 
     # Fixed catalog: the products that failed are made now, under the clean ids.
     for path, data in original.items():
@@ -89,4 +99,4 @@ def test_a_band_that_is_not_what_its_sensor_stores_is_dead_lettered(
     again = run_fusion(request, tmp_path / "report2")
     assert not [r for r in again.dead_letters if r["kind"] == "failed"], again.text()
     ids = sorted(p["product_id"] for p in [*again.written, *again.existing])
-    assert ids == sorted(p["product_id"] for p in clean.written)
+    assert ids == clean_ids
