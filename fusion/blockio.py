@@ -114,7 +114,7 @@ def read_asset(
         raise
     except (RasterioError, OSError) as exc:
         # Never let a signed URL (a SAS token is a credential) reach logs or dead letters.
-        text = _SIGNED_QUERY.sub("?<signature removed>", str(exc))
+        text = _SIGNED_QUERY.sub("?<signature removed>", _gdal_message(exc))
         # GDAL names the status it got ("HTTP response code: 404"); otherwise ask the server,
         # but only for a plain href: a HEAD without the signature or token would get an
         # answer (403, a login redirect) that has nothing to do with this failure.
@@ -124,8 +124,39 @@ def read_asset(
         else:
             status = http_status(href) if target == href and not auth_options else None
         http = f"HTTP {status}: " if status is not None and status >= 400 else ""
+        if not http and _SHORT_READ.search(text):
+            # Before the detail, and ending at ';', so a run summary groups such records.
+            http = "file truncated or corrupt; "
         raise BlockReadError(f"{href}: {http}{type(exc).__name__}: {text}", href) from exc
     return data, nodata
+
+
+#: What GDAL says when a file ends before the data its header points to (a cut copy or
+#: download) or holds garbage where its header says data is.
+_SHORT_READ = re.compile(
+    r"Cannot read \d+ bytes at offset"
+    r"|got \d+ bytes, expected \d+"
+    r"|Failed to read directory"
+    r"|TIFFRead\w*\(\) failed|TIFFFill\w*:|IReadBlock failed"
+    r"|not recognized as being in a supported file format"
+)
+
+
+def _gdal_message(exc: BaseException) -> str:
+    """What GDAL said about a failure: rasterio's "Read failed. See previous exception for
+    details." carries the reason only in the chained exception (``Cannot read N bytes at
+    offset M``, ``TIFFFillTile: Read error ...``), which a dead letter must show."""
+    said = [str(exc)]
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and len(said) < 8:
+        text = str(cause)
+        if text and text not in said:
+            said.append(text)
+        cause = cause.__cause__ or cause.__context__
+    if len(said) > 1 and "See previous exception" in said[0]:
+        said = said[1:]
+    # GDAL chains general -> specific; the most specific (last) message names the bytes.
+    return said[0] if len(said) == 1 else f"{said[0]} ({said[-1]})"
 
 
 def _window_on_same_grid(src: Any, grid: GridWindow) -> rasterio.windows.Window | None:

@@ -23,7 +23,9 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+import posixpath
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,7 @@ from pystac.utils import str_to_datetime
 
 from fusion import storage
 from fusion.catalog import COG_MEDIA_TYPE, STAC_EXTENSIONS, round_geometry, wgs84_polygon
+from fusion.errors import SceneNotFound
 from fusion.grid import Tile
 from fusion.sensors import get_sensor
 
@@ -66,9 +69,13 @@ EO_FUSION_PROVIDER = {
 ATTRIBUTED_ROLES = ("licensor", "producer")
 
 
-def multihash_sha256(path: Path) -> str:
-    """``file:checksum`` value: multihash of SHA2-256 (code 0x12, length 0x20) in hex."""
-    return "1220" + hashlib.sha256(path.read_bytes()).hexdigest()
+def multihash_sha256(location: str | os.PathLike[str]) -> str:
+    """``file:checksum`` value: multihash of SHA2-256 (code 0x12, length 0x20) in hex, of a
+    local file or a ``gs://`` object, read in chunks (a COG is never held in memory whole)."""
+    digest = hashlib.sha256()
+    for chunk in storage.iter_bytes(str(location)):
+        digest.update(chunk)
+    return "1220" + digest.hexdigest()
 
 
 def _software() -> dict[str, str]:
@@ -385,11 +392,28 @@ def _rel(target: str, start_dir: str) -> str:
     return _dot(rel)
 
 
+def load_json(location: str) -> tuple[dict[str, Any] | None, str | None]:
+    """``(content, None)`` of a JSON object file; ``(None, None)`` when there is no such file;
+    ``(None, why)`` when there is one but it is no JSON object (truncated, empty, another
+    format). Never raises for what the file holds: the output folder is written by other
+    runs and people too, and one broken file must not stop every later run."""
+    try:
+        data = storage.read_bytes(location)
+    except SceneNotFound:
+        return None, None
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None, f"not valid JSON ({exc})"
+    if not isinstance(obj, dict):
+        return None, f"not a JSON object (it holds a {type(obj).__name__})"
+    return obj, None
+
+
 def _read_json(location: str) -> dict[str, Any] | None:
-    if not storage.exists(location):
-        return None
-    data: dict[str, Any] = json.loads(storage.read_bytes(location))
-    return data
+    """A JSON object file's content, or None when it is missing or broken (then it is written
+    anew by the caller, which needs no earlier content)."""
+    return load_json(location)[0]
 
 
 def _licensing(
@@ -547,33 +571,263 @@ def _structural_links(path: str, coll_dir: str, root: str) -> list[dict[str, Any
     ]
 
 
+# --------------------------------------------------------------------------------------------
+# Reading the output catalog back (what update_catalog extends)
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file of the output catalog that :func:`update_catalog` could not use, and why. It is
+    left where it is and is no longer listed by the catalog."""
+
+    location: str
+    reason: str
+
+
+@dataclass
+class CatalogUpdate:
+    """What :func:`update_catalog` did: the files it wrote and the catalog files it skipped."""
+
+    written: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+def _norm(location: str) -> str:
+    """One spelling per file (``a/./b/../c`` -> ``a/c``), so a file reached by a catalog link and
+    the same file named by this run's records are one entry."""
+    if storage.is_remote(location):
+        scheme, rest = location.split("://", 1)
+        return f"{scheme}://{posixpath.normpath(rest)}"
+    return os.path.normpath(location)
+
+
+def _resolve(href: str, folder: str) -> str:
+    """A link's href as a location (relative hrefs against ``folder``), not resolved through
+    symlinks: it must name files the way this run's records do."""
+    if storage.is_remote(href) or os.path.isabs(href):
+        return _norm(href)
+    return _norm(storage.join(folder, href))
+
+
+def _name(location: str) -> str:
+    return location.replace(os.sep, "/").rsplit("/", 1)[-1]
+
+
+def _product_item_problem(item: Mapping[str, Any], location: str) -> str | None:
+    """Why a JSON object is not a product Item :func:`update_catalog` can list, or None: it
+    must be the Feature named by its file and carry what the collection is built from."""
+    stem = _name(location).removesuffix(".json")
+    if item.get("type") != "Feature" or item.get("id") != stem:
+        return f"not the STAC Item of product {stem} (type {item.get('type')!r}, id {item.get('id')!r})"
+    props, assets = item.get("properties"), item.get("assets")
+    missing = []
+    if not isinstance(props, dict):
+        missing.append("properties")
+        props = {}
+    missing += [
+        k for k in ("start_datetime", "end_datetime", "gsd", "proj:code", "eo-fusion:task") if k not in props
+    ]
+    model = props.get("eo-fusion:model")
+    if not (isinstance(model, dict) and {"name", "version", "checksum"} <= model.keys()):
+        missing.append("eo-fusion:model")
+    if not (isinstance(assets, dict) and isinstance(assets.get("data"), dict)):
+        missing.append("a data asset")
+    if not isinstance(item.get("links", []), list):
+        missing.append("a list of links")
+    return f"a product Item without {', '.join(missing)}" if missing else None
+
+
+def _model_item_problem(item: Mapping[str, Any], location: str) -> str | None:
+    """Why a JSON object is not a model Item :func:`update_catalog` can list, or None."""
+    stem = _name(location).removesuffix(".json")
+    props = item.get("properties")
+    if item.get("type") != "Feature" or item.get("id") != stem or not isinstance(props, dict):
+        return f"not the STAC Item of model {stem} (type {item.get('type')!r}, id {item.get('id')!r})"
+    missing = [k for k in ("start_datetime", "end_datetime", "mlm:name") if k not in props]
+    return f"a model Item without {', '.join(missing)}" if missing else None
+
+
+@dataclass
+class _KnownCatalog:
+    """What the output catalog lists: product Item locations by collection, model Item
+    locations, and the product collections' own documents (their licences are merged)."""
+
+    root: str
+    skipped: list[SkippedFile]
+    product_files: dict[str, set[str]] = field(default_factory=dict)
+    model_files: set[str] = field(default_factory=set)
+    collections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def skip(self, location: str, reason: str) -> None:
+        self.skipped.append(SkippedFile(location, reason))
+
+    def place(self, location: str) -> tuple[str, ...] | None:
+        """``location``'s path parts under the root, or None when it lies outside it."""
+        try:
+            return tuple(storage.relative_name(location, self.root).split("/"))
+        except ValueError:
+            return None
+
+    def add_product(self, location: str, why: str) -> None:
+        """Note a product Item (read later); ``why`` says what linked it, for a report."""
+        parts = self.place(location)
+        if parts is None or len(parts) < 2 or not parts[0].startswith("eo-fusion-"):
+            self.skip(
+                location, f"{why} but it is not a product Item of this output; dropped from the catalog"
+            )
+            return
+        self.product_files.setdefault(parts[0], set()).add(location)
+
+    def read_collection(self, name: str, location: str) -> None:
+        """A collection linked by the catalog: its item links, or (missing or broken) what its
+        folder holds."""
+        folder = storage.parent(location)
+        coll, why = load_json(location)
+        links = coll.get("links") if coll is not None else None
+        if coll is None or not isinstance(links, list):
+            state = why or ("missing" if coll is None else "without a list of links")
+            if coll is not None or why is not None:  # a missing one is no news: it is rebuilt
+                self.skip(location, f"collection {state}; rebuilt from the Items in its folder")
+            self.rescan(folder, name)
+            return
+        if name != MODELS_FOLDER:
+            self.collections[name] = coll
+        for link in links:
+            if not (
+                isinstance(link, dict) and link.get("rel") == "item" and isinstance(link.get("href"), str)
+            ):
+                continue
+            item = _resolve(link["href"], folder)
+            if name == MODELS_FOLDER:
+                parts = self.place(item)
+                if parts is None or parts[0] != MODELS_FOLDER:
+                    self.skip(item, f"linked by {location} but outside {folder}; dropped from the catalog")
+                    continue
+                self.model_files.add(item)
+            else:
+                self.add_product(item, f"linked by {location}")
+
+    def rescan(self, folder: str, only: str | None = None) -> None:
+        """Find the Items of ``folder`` (the root, or one collection's folder ``only``) by
+        listing it, when the catalog or a collection that should list them cannot be read.
+        Only files where an Item belongs are taken (a product Item beside its COG), so a stray
+        file there is not reported as a broken Item; their content is checked when read."""
+        files = {_norm(p) for p in storage.list_files(folder)}
+        for location in sorted(p for p in files if p.endswith(".json")):
+            parts = self.place(location)
+            if parts is None or (only is not None and parts[0] != only):
+                continue
+            name = parts[-1]
+            if parts[1:] == ("collection.json",) and parts[0].startswith("eo-fusion-"):
+                # a product collection (found when the catalog is broken): its licence and
+                # providers are kept, if it still reads
+                coll = load_json(location)[0]
+                if coll is not None:
+                    self.collections.setdefault(parts[0], coll)
+                continue
+            if name == "collection.json" or name.startswith(".") or ".partial" in name:
+                continue
+            if parts[0] == MODELS_FOLDER:
+                # models/{id}/{id}.json; the package's own JSON files are not Items
+                if len(parts) == 3 and name == f"{parts[1]}.json":
+                    self.model_files.add(location)
+            elif (
+                parts[0].startswith("eo-fusion-")
+                and len(parts) == 4  # {coll}/{tile}/{yyyy}/{id}.json beside {id}.tif
+                and f"{location.removesuffix('.json')}.tif" in files
+            ):
+                self.product_files.setdefault(parts[0], set()).add(location)
+
+
+def _read_catalog(root: str, skipped: list[SkippedFile]) -> _KnownCatalog:
+    """The Items the output catalog links (root catalog -> collections -> items), nothing
+    else: a stray file elsewhere in the output is never read. A missing catalog (a first run,
+    or one that stopped before its catalog update) or a broken one is rebuilt from the
+    collection folders."""
+    known = _KnownCatalog(root, skipped)
+    catalog_path = storage.join(root, "catalog.json")
+    catalog, why = load_json(catalog_path)
+    links = catalog.get("links") if catalog is not None else None
+    if catalog is None or not isinstance(links, list):
+        if catalog is not None or why is not None:
+            known.skip(
+                catalog_path,
+                f"catalog {why or 'without a list of links'}; rebuilt from the collection folders",
+            )
+        known.rescan(root)
+        return known
+    for link in links:
+        if not (isinstance(link, dict) and link.get("rel") == "child" and isinstance(link.get("href"), str)):
+            continue
+        location = _resolve(link["href"], root)
+        parts = known.place(location)
+        if (
+            parts is None
+            or len(parts) != 2
+            or parts[1] != "collection.json"
+            or not (parts[0] == MODELS_FOLDER or parts[0].startswith("eo-fusion-"))
+        ):
+            known.skip(location, f"linked by {catalog_path} but not a collection of this output; dropped")
+            continue
+        known.read_collection(parts[0], location)
+    return known
+
+
+def _load_items(
+    locations: Sequence[str],
+    problem: Callable[[Mapping[str, Any], str], str | None],
+    skipped: list[SkippedFile],
+    what: str,
+) -> dict[str, dict[str, Any]]:
+    """The Items at ``locations`` that read and check out (``problem(item, location)`` is
+    None), by location; each other one is skipped with the reason."""
+    out: dict[str, dict[str, Any]] = {}
+    for location in sorted(locations):
+        item, why = load_json(location)
+        if item is not None:
+            why = problem(item, location)
+            if why is None:
+                out[location] = item
+                continue
+        skipped.append(SkippedFile(location, f"{what} {why or 'missing'}; dropped from the catalog"))
+    return out
+
+
 def update_catalog(
     output: str | os.PathLike[str],
     model_packages: Sequence[str | os.PathLike[str]] = (),
     licensing: Mapping[str, Mapping[str, Any]] | None = None,
-) -> list[str]:
-    """(Re)write collection and catalog JSON for every product Item under ``output``; copy each
+    items: Sequence[str] = (),
+) -> CatalogUpdate:
+    """(Re)write collection and catalog JSON for the product Items the output catalog lists
+    and ``items`` (the Item locations of this run: written now, or found finished); copy each
     of ``model_packages`` (the packages of this run) under ``models/`` with its MLM Item; link
     every product to its model's Item.
 
-    Items are discovered in the store, so products of earlier runs stay listed; files whose
-    content would not change are not rewritten (a re-run of a finished window writes nothing).
+    Only what the catalog links is read (root catalog -> collections -> Items), so products
+    of earlier runs stay listed and stray files in the output are never parsed. A linked file
+    that is missing, not JSON or not an Item is dropped from the catalog and reported in
+    :attr:`CatalogUpdate.skipped` (its product fails :meth:`ProductSpec.exists
+    <fusion.publish.ProductSpec.exists>`, so the next run that covers it redoes it); a broken
+    catalog or collection is rebuilt from the Items in its folder. Files whose content would
+    not change are not rewritten (a re-run of a finished window writes nothing).
     ``licensing`` maps input collection ids to their licence, providers and licence links
-    (:func:`fusion.catalog.input_licensing`). Returns the locations written.
+    (:func:`fusion.catalog.input_licensing`).
     """
-    root = str(output)
+    root = _norm(str(output))
     licensing = licensing or {}
-    written: list[str] = []
-    by_collection: dict[str, list[str]] = {}
-    for location in storage.list_files(root, ".json"):
-        parts = storage.relative_name(location, root).split("/")
-        name = parts[-1]
-        if len(parts) < 2 or not parts[0].startswith("eo-fusion-") or name.startswith("."):
-            continue
-        if name == "collection.json" or ".partial" in name:
-            continue
-        by_collection.setdefault(parts[0], []).append(location)
-    loaded = {c: [json.loads(storage.read_bytes(p)) for p in sorted(by_collection[c])] for c in by_collection}
+    result = CatalogUpdate()
+    known = _read_catalog(root, result.skipped)
+    for location in items:
+        known.add_product(_norm(str(location)), "named by this run")
+    by_collection = {
+        name: _load_items(sorted(files), _product_item_problem, result.skipped, "product Item")
+        for name, files in sorted(known.product_files.items())
+    }
+    # A collection all of whose Items were dropped is no longer a child of the catalog.
+    loaded = {name: found for name, found in by_collection.items() if found}
+    models_dir = storage.join(root, MODELS_FOLDER)
+    models: dict[str, dict[str, Any]] = {}
 
     # Model packages of this run: copy and describe (period = the products they made here).
     for package in model_packages:
@@ -584,8 +838,8 @@ def update_catalog(
         checksum = f"sha256:{digest}"
         mine = [
             i
-            for items in loaded.values()
-            for i in items
+            for coll_items in loaded.values()
+            for i in coll_items.values()
             if i["properties"]["eo-fusion:model"]["checksum"] == checksum
         ]
         if not mine:
@@ -595,30 +849,37 @@ def update_catalog(
             max(i["properties"]["end_datetime"] for i in mine),
         )
         location, copied = publish_model(root, package, metadata, digest)
-        written += copied
-        models_dir = storage.join(root, MODELS_FOLDER)
+        location = _norm(location)
+        result.written += copied
         item = model_item_for(location, package, metadata, digest, period)
         item["links"] = _structural_links(location, models_dir, root)
         if _write_if_changed(location, item):
-            written.append(location)
+            result.written.append(location)
+        models[location] = item
+    # The other model Items the catalog lists (one of this run's was just written whole, so a
+    # broken earlier copy of it is no news).
+    others = sorted(known.model_files - set(models))
+    models.update(_load_items(others, _model_item_problem, result.skipped, "model Item"))
 
     children = []
-    for coll_name in sorted(by_collection):
+    for coll_name, coll_items in loaded.items():
         coll_dir = storage.join(root, coll_name)
-        item_files = sorted(by_collection[coll_name])
-        items = loaded[coll_name]
-        for path, item in zip(item_files, items, strict=True):
+        item_files = sorted(coll_items)
+        for path in item_files:
+            item = coll_items[path]
             here = storage.parent(path)
             model = item["properties"]["eo-fusion:model"]
             links = [
                 lk
-                for lk in item["links"]
-                if lk["rel"] == "derived_from" and not str(lk.get("title", "")).startswith("model: ")
+                for lk in item.get("links", [])
+                if isinstance(lk, dict)
+                and lk.get("rel") == "derived_from"
+                and not str(lk.get("title", "")).startswith("model: ")
             ]
             model_id = model.get("item")
             if model_id:
-                model_location = storage.join(model_folder(root, model_id), f"{model_id}.json")
-                if storage.exists(model_location):
+                model_location = _norm(storage.join(model_folder(root, model_id), f"{model_id}.json"))
+                if model_location in models:
                     links.append(
                         {
                             "rel": "derived_from",
@@ -628,39 +889,33 @@ def update_catalog(
                         }
                     )
             links += _structural_links(path, coll_dir, root)
-            item = {**item, "links": links}
-            if _write_if_changed(path, item):
-                written.append(path)
+            if _write_if_changed(path, {**item, "links": links}):
+                result.written.append(path)
         coll_path = storage.join(coll_dir, "collection.json")
-        coll = _product_collection(coll_name, items, licensing, _read_json(coll_path))
+        items_list = [coll_items[p] for p in item_files]
+        coll = _product_collection(coll_name, items_list, licensing, known.collections.get(coll_name))
         if _write_if_changed(coll_path, _collection_dict(coll, coll_dir, root, item_files)):
-            written.append(coll_path)
+            result.written.append(coll_path)
         children.append(coll_name)
 
-    model_files = [
-        p
-        for p in storage.list_files(storage.join(root, MODELS_FOLDER), ".json")
-        if "/package/" not in storage.relative_name(p, root) and not p.endswith("collection.json")
-    ]
-    if model_files:
-        models_dir = storage.join(root, MODELS_FOLDER)
-        models = [json.loads(storage.read_bytes(p)) for p in sorted(model_files)]
-        coll = _models_collection(models)
+    if models:
+        model_files = sorted(models)
+        coll = _models_collection([models[p] for p in model_files])
         coll_path = storage.join(models_dir, "collection.json")
-        if _write_if_changed(coll_path, _collection_dict(coll, models_dir, root, sorted(model_files))):
-            written.append(coll_path)
+        if _write_if_changed(coll_path, _collection_dict(coll, models_dir, root, model_files)):
+            result.written.append(coll_path)
     catalog = pystac.Catalog(
         id=CATALOG_ID,
         title="eo-fusion products",
         description="Fused products written by eo-fusion; one collection per task and model, and the models.",
     )
     catalog.add_link(pystac.Link("root", "./catalog.json", pystac.MediaType.JSON))
-    for name in children + ([MODELS_FOLDER] if model_files else []):
+    for name in children + ([MODELS_FOLDER] if models else []):
         catalog.add_link(pystac.Link("child", f"./{name}/collection.json", pystac.MediaType.JSON))
     catalog_path = storage.join(root, "catalog.json")
     if _write_if_changed(catalog_path, catalog.to_dict(include_self_link=False, transform_hrefs=False)):
-        written.append(catalog_path)
-    return written
+        result.written.append(catalog_path)
+    return result
 
 
 def model_item_for(

@@ -4,7 +4,9 @@ A product is one COG per (grid tile, target date, task, model) - DESIGN.md §4. 
 the task, model, tile and date and ends in a short hash of the input item ids, the model
 package checksum and the parameters, so the same request with the same model always maps to
 the same path, and a different model or input never overwrites it. The Item JSON is written
-last: its presence marks a finished product, which is what skip-existing checks.
+last: its presence marks a finished product, which is what skip-existing checks - together
+with the COG it describes (:meth:`ProductSpec.state`: the Item parses and the COG has the size
+and checksum the Item records), so a truncated or corrupt product is redone, never kept.
 
 Output layout (a self-contained STAC catalog)::
 
@@ -35,6 +37,7 @@ import numpy.typing as npt
 
 from fusion import storage
 from fusion.catalog import COG_MEDIA_TYPE
+from fusion.errors import SceneNotFound
 from fusion.grid import Tile
 from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob
@@ -43,7 +46,10 @@ from fusion.product_stac import (
     NODATA,
     REFLECTANCE_UNIT,
     SCALE,
+    CatalogUpdate,
+    SkippedFile,
     band_details,
+    load_json,
     multihash_sha256,
     product_collections,
     product_item,
@@ -59,7 +65,10 @@ __all__ = [
     "NODATA",
     "REFLECTANCE_UNIT",
     "SCALE",
+    "CatalogUpdate",
     "ProductSpec",
+    "ProductState",
+    "SkippedFile",
     "from_int16",
     "multihash_sha256",
     "product_collections",
@@ -69,6 +78,19 @@ __all__ = [
     "update_catalog",
     "write_product",
 ]
+
+
+@dataclass(frozen=True)
+class ProductState:
+    """What the output holds of one product. ``finished``: its Item and COG check out, a run
+    skips it. Otherwise ``problem`` says why files that are there do not (the product is
+    redone); it is None for a product never written, or one whose write stopped before its
+    Item (the Item goes last), which is a plain to-do rather than news."""
+
+    finished: bool
+    problem: str | None = None
+    #: the file that does not check out (the Item or the COG), when there is a problem
+    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,8 +130,45 @@ class ProductSpec:
         return storage.join(self.folder(output), f"{self.product_id}.png")
 
     def exists(self, output: str | os.PathLike[str]) -> bool:
-        """Finished: the Item (written last) and the COG are both there."""
-        return storage.exists(self.item_path(output)) and storage.exists(self.cog_path(output))
+        """Finished (see :meth:`state`): a run skips the product."""
+        return self.state(output).finished
+
+    def state(self, output: str | os.PathLike[str]) -> ProductState:
+        """Whether the product in ``output`` is finished and intact: its Item (written last) is a
+        JSON object for this product with a data asset, and the COG is there with the
+        ``file:size`` and ``file:checksum`` the asset records. The checksum reads the whole COG
+        (streamed): a COG cut short by a failed copy, or changed since, is caught whatever its
+        size. A product written by an earlier eo-fusion whose Item records neither is taken as
+        it is (nothing to compare with)."""
+        item_path, cog_path = self.item_path(output), self.cog_path(output)
+        item, why = load_json(item_path)
+        if item is None:
+            if why is None:  # no Item: never written, or its write stopped before the Item
+                return ProductState(False)
+            return ProductState(False, f"Item {why}", item_path)
+        assets = item.get("assets")
+        data = assets.get("data") if isinstance(assets, dict) else None
+        if item.get("id") != self.product_id or not isinstance(data, dict):
+            return ProductState(False, "Item is not this product's Item with a data asset", item_path)
+        size = storage.size(cog_path)
+        if size is None:
+            return ProductState(False, "COG missing (its Item is there)", cog_path)
+        recorded_size = data.get("file:size")
+        if recorded_size is not None and size != recorded_size:
+            return ProductState(False, f"COG size {size} != {recorded_size} recorded in its Item", cog_path)
+        recorded = data.get("file:checksum")
+        if recorded is not None:
+            try:
+                checksum = multihash_sha256(cog_path)
+            except SceneNotFound:  # deleted since the size was read
+                return ProductState(False, "COG missing (its Item is there)", cog_path)
+            if checksum != recorded:
+                return ProductState(
+                    False,
+                    f"COG checksum {checksum[4:16]}... != {str(recorded)[4:16]}... recorded in its Item",
+                    cog_path,
+                )
+        return ProductState(True)
 
 
 def collection_id(task: str, model: str) -> str:

@@ -123,6 +123,43 @@ def read_bytes(location: str) -> bytes:
     return path.read_bytes()
 
 
+def size(location: str) -> int | None:
+    """The size in bytes of a file or object; None when it does not exist."""
+    if is_gcs(location):
+        bucket, name = split_gcs(location)
+        blob = gcs_client().bucket(bucket).get_blob(name)  # a fresh lookup: its metadata
+        return None if blob is None else int(blob.size)
+    path = Path(location)
+    return path.stat().st_size if path.is_file() else None
+
+
+#: Bytes per chunk of :func:`iter_bytes` (and of a GCS ranged download).
+CHUNK_SIZE = 4 * 1024 * 1024
+
+
+def iter_bytes(location: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """The content of a file or object in chunks of at most ``chunk_size`` bytes, so a large
+    file (a COG being checksummed) is never held in memory whole. Raises SceneNotFound when it
+    does not exist."""
+    if is_gcs(location):
+        from google.api_core.exceptions import NotFound
+
+        try:
+            # A ranged, chunked reader (google-cloud-storage's BlobReader).
+            with _blob(location).open("rb", chunk_size=chunk_size) as stream:
+                while chunk := stream.read(chunk_size):
+                    yield chunk
+        except NotFound as exc:
+            raise SceneNotFound(f"{location} does not exist") from exc
+        return
+    path = Path(location)
+    if not path.is_file():
+        raise SceneNotFound(f"{location} does not exist")
+    with path.open("rb") as stream:
+        while chunk := stream.read(chunk_size):
+            yield chunk
+
+
 def relative_name(location: str, root: str) -> str:
     """``location`` (found under the folder ``root``) as a '/'-separated path relative to it."""
     if is_remote(root):

@@ -140,10 +140,6 @@ def build_pipeline(
         fused[FAILED_BLOCKS],
     ) | "AllBlocks" >> beam.Flatten()
     assembled = blocks | "AssembleProducts" >> AssembleProducts(request.output, request.cog_profile)
-    dead = (
-        tuple(stage[DEAD_LETTER] for stage in (assessed, planned_jobs, read, fused, assembled))
-        | "DeadLetters" >> beam.Flatten()
-    )
     published = (assembled[MAIN], planned[EXISTING]) | "AllProducts" >> beam.Flatten()
     stac = published | "PublishStac" >> PublishStac(
         request.output,
@@ -152,6 +148,8 @@ def build_pipeline(
         request.catalog,
         tuple(sorted(set(request.collections.values()))),
     )
+    stages = (assessed, planned_jobs, planned, read, fused, assembled, stac)
+    dead = tuple(stage[DEAD_LETTER] for stage in stages) | "DeadLetters" >> beam.Flatten()
     if report_dir is not None:
         for label, pcoll in (("products", published), ("dead-letter", dead)):
             _ = (

@@ -102,7 +102,8 @@ def _job_row(
 ) -> str:
     job, _tile = element
     spec = job_product(job, task, metadata, checksum, href, block_size)
-    exists = spec.exists(output)
+    state = spec.state(output)
+    exists = state.finished
     inputs = tuple(item_id for _, item_id, _ in spec.input_items)
     refs = tuple(d.isoformat() for d in spec.reference_dates)
     reason = (
@@ -110,6 +111,8 @@ def _job_row(
         if exists
         else " ".join(f"{role}={item_id}" for role, item_id, _ in spec.input_items)
     )
+    if state.problem is not None:  # there, but broken: the run writes it again
+        reason = f"redo: {state.location}: {state.problem}; {reason}"
     row = PlanRow(
         job.tile_id,
         job.date.isoformat(),

@@ -37,16 +37,23 @@ FAILED_BLOCKS = "failed_blocks"
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A skipped (a decision) or failed (an error) unit of work and why."""
+    """A skipped (a decision) or failed (an error) unit of work, or a broken earlier product
+    that is redone, and why."""
 
-    stage: str  #: assess | plan | read | inference | assemble | ...
-    kind: str  #: ``failed`` or ``skipped``
+    stage: str  #: assess | plan | read | inference | assemble | publish | ...
+    #: ``failed``, ``skipped``, or ``redone`` (a product of an earlier run whose files do not
+    #: check out, written again by this run)
+    kind: str
     key: str  #: what it was: tile/scene, tile/date/scene, product/block, product
     reason: str
     asset: str | None = None  #: the href that failed or decided it, when there is one
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: :attr:`DeadLetter.kind` of a finished product found broken and written again.
+REDONE = "redone"
 
 
 def dead_letter(
@@ -57,7 +64,8 @@ def dead_letter(
 
 @dataclass(frozen=True)
 class ProductRecord:
-    """A product of the run: ``written`` now or ``exists`` from an earlier run."""
+    """A product of the run: ``written`` now or ``exists`` from an earlier run; ``item`` is
+    where its Item is (PublishStac lists it in the catalog)."""
 
     product_id: str
     status: str

@@ -53,11 +53,15 @@ class RunSummary:
         return out
 
     def text(self) -> str:
+        redone = sum(1 for r in self.dead_letters if r["kind"] == "redone")
         lines = [
             f"products written: {len(self.written)}, skipped as existing: {len(self.existing)}, "
             f"dead-letter records: {len(self.dead_letters)} "
             f"({sum(1 for r in self.dead_letters if r['kind'] == 'failed')} failed, "
-            f"{sum(1 for r in self.dead_letters if r['kind'] == 'skipped')} skipped)"
+            f"{sum(1 for r in self.dead_letters if r['kind'] == 'skipped')} skipped"
+            # only when there are some: the line of an ordinary run stays as it was
+            + (f", {redone} redone: an earlier product did not check out" if redone else "")
+            + ")"
         ]
         for (stage, kind, reason), n in sorted(self.reasons().items()):
             lines.append(f"  {n:4d} x {stage:8s} {kind:7s} {reason}")

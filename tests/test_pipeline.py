@@ -19,7 +19,7 @@ from fusion.grid import plan_blocks
 from fusion.models import get_metadata, resolve_model
 from fusion.models.package import package_checksum
 from fusion.pairing import Observation, pair_tile
-from fusion.publish import NODATA, product_spec
+from fusion.publish import NODATA, multihash_sha256, product_spec
 from fusion.rasterio_io import write_cog
 from fusion.request import search_scenes
 from fusion.tasks import get_task
@@ -124,9 +124,12 @@ def test_plan_blocks_cuts_halo_blocks_and_skips_existing(pipe_scenes: Path, tmp_
     model_dir = resolve_model("starfm")
     checksum = package_checksum(model_dir)
     done = _spec(jobs[0][0], meta, checksum, str(model_dir))
-    for path in (Path(done.cog_path(request.output)), Path(done.item_path(request.output))):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("finished earlier")
+    # Finished: an Item recording the size and checksum of the COG beside it.
+    cog, item = Path(done.cog_path(request.output)), Path(done.item_path(request.output))
+    cog.parent.mkdir(parents=True, exist_ok=True)
+    cog.write_text("finished earlier")
+    data = {"file:size": cog.stat().st_size, "file:checksum": multihash_sha256(cog)}
+    item.write_text(json.dumps({"type": "Feature", "id": done.product_id, "assets": {"data": data}}))
     with BeamTestPipeline() as p:
         out = p | beam.Create(jobs) | PlanBlocks(request.output, TASK, meta, checksum, str(model_dir), 128)
         shapes = out[MAIN] | beam.Map(

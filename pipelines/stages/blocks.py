@@ -3,6 +3,7 @@ blocks, and each block's model inputs as the task reads them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from pipelines.records import (
     FAILED_BLOCKS,
     MAIN,
     NAMESPACE,
+    REDONE,
     BlockFailed,
     BlockJob,
     BlockOutput,
@@ -59,7 +61,11 @@ def job_product(
 
 @dataclass
 class PlanBlocks(beam.PTransform[Any, Any]):
-    """A product spec per job; finished products are skipped; the rest cut into halo blocks."""
+    """A product spec per job; finished products are skipped; the rest cut into halo blocks.
+
+    Outputs: :data:`MAIN` block jobs, :data:`EXISTING` records of the finished products, and
+    :data:`DEAD_LETTER` a ``redone`` record for each product of an earlier run whose Item or
+    COG does not check out (:meth:`ProductSpec.state`), which is planned again."""
 
     output: str
     task: FusionTask
@@ -95,10 +101,30 @@ class PlanBlocks(beam.PTransform[Any, Any]):
         def plan(element: tuple[FusionJob, Tile]) -> Iterator[Any]:
             job, tile = element
             spec = job_product(job, task, metadata, checksum, href, size)
-            if spec.exists(output):
+            state = spec.state(output)
+            if state.finished:
                 count("products_existing")
-                yield beam.pvalue.TaggedOutput(EXISTING, ProductRecord(spec.product_id, "exists"))
+                yield beam.pvalue.TaggedOutput(
+                    EXISTING, ProductRecord(spec.product_id, "exists", spec.item_path(output))
+                )
                 return
+            if state.problem is not None:
+                # A product of an earlier run that does not check out (cut short, corrupt,
+                # changed): written again below, and said so in the run's records.
+                count("products_redone")
+                logging.getLogger("eo-fusion").warning(
+                    "product %s: %s; redoing", spec.product_id, state.problem
+                )
+                yield beam.pvalue.TaggedOutput(
+                    DEAD_LETTER,
+                    dead_letter(
+                        "plan",
+                        f"{state.location}: {state.problem}; redoing the product",
+                        key=spec.product_id,
+                        asset=state.location,
+                        kind=REDONE,
+                    ),
+                )
             blocks = plan_blocks(*tile.shape, size, halo, align=ratio)
             count("blocks_planned", len(blocks))
             # Through the module: a closure's globals are pickled by value, a module by name.
@@ -106,8 +132,8 @@ class PlanBlocks(beam.PTransform[Any, Any]):
             for block in blocks:
                 yield BlockJob(job, tile, spec, block, len(blocks))
 
-        out = jobs | "PlanBlocks" >> beam.FlatMap(plan).with_outputs(EXISTING, main=MAIN)
-        return {MAIN: out[MAIN], EXISTING: out[EXISTING]}
+        out = jobs | "PlanBlocks" >> beam.FlatMap(plan).with_outputs(EXISTING, DEAD_LETTER, main=MAIN)
+        return {MAIN: out[MAIN], EXISTING: out[EXISTING], DEAD_LETTER: out[DEAD_LETTER]}
 
 
 class _ReadDoFn(beam.DoFn):

@@ -150,7 +150,12 @@ class AssembleProducts(beam.PTransform[Any, Any]):
 
 @dataclass
 class PublishStac(beam.PTransform[Any, Any]):
-    """Once every product is written: update collection and catalog JSON (writes only changes)."""
+    """Once every product is written: update collection and catalog JSON (writes only changes).
+
+    Outputs: :data:`MAIN` one list of the files written; :data:`DEAD_LETTER` a ``skipped``
+    record (stage ``publish``) for each catalog file that could not be used - a linked Item
+    that is missing, truncated or not an Item is dropped from the catalog (the next run that
+    covers its product redoes it)."""
 
     output: str
     stac_api: str | None = None
@@ -168,17 +173,34 @@ class PublishStac(beam.PTransform[Any, Any]):
         output, stac_api, package = self.output, self.stac_api, self.model_package
         catalog, collections = self.catalog, self.input_collections
 
-        def publish(records: list[ProductRecord]) -> list[str]:
+        def publish(records: list[ProductRecord]) -> Iterator[Any]:
             if not records:
-                return []
+                yield []
+                return
             licensing: dict[str, dict[str, Any]] = {}
             if catalog:
                 from fusion.request import input_licensing
 
                 licensing = input_licensing(catalog, collections)
+            # This run's Items (written now, or found finished) besides the ones the catalog lists.
+            mine = [r.item for r in records if isinstance(r, ProductRecord) and r.item]
             # A built-in model's name is resolved here, where this worker has it installed.
             packages = [str(resolve_model(package))] if package else []
-            written = update_catalog(output, packages, licensing)
+            update = update_catalog(output, packages, licensing, mine)
+            written = update.written
+            for skipped in update.skipped:
+                count("catalog_files_skipped")
+                log.warning("catalog: %s: %s", skipped.location, skipped.reason)
+                yield beam.pvalue.TaggedOutput(
+                    DEAD_LETTER,
+                    dead_letter(
+                        "publish",
+                        f"{skipped.location}: {skipped.reason}",
+                        key=skipped.location,
+                        asset=skipped.location,
+                        kind="skipped",
+                    ),
+                )
             if stac_api:
                 from fusion.stacapi import StacApiPublisher
 
@@ -195,11 +217,12 @@ class PublishStac(beam.PTransform[Any, Any]):
                     count("stac_api_unchanged", len(result.unchanged))
                     log.info("STAC API %s, %s: %s", stac_api, collection["id"], result.text())
             count("stac_files_written", len(written))
-            return [str(p) for p in written]
+            yield [str(p) for p in written]
 
-        return {
-            MAIN: products
+        out = (
+            products
             | "Global" >> beam.WindowInto(window.GlobalWindows())
             | "AllProducts" >> combiners.ToList()
-            | "UpdateCatalog" >> beam.Map(publish)
-        }
+            | "UpdateCatalog" >> beam.FlatMap(publish).with_outputs(DEAD_LETTER, main=MAIN)
+        )
+        return {MAIN: out[MAIN], DEAD_LETTER: out[DEAD_LETTER]}
