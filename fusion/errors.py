@@ -60,5 +60,9 @@ class LaunchError(FusionError, RuntimeError):
     """A cloud launch cannot start: credentials, project or permissions are missing."""
 
 
+class OutputPathError(FusionError, ValueError):
+    """A name that would place an output file outside the output root (``..``, ``/``, empty)."""
+
+
 class AuthenticationError(FusionError, PermissionError):
     """A service refused the request's credentials, or their absence (HTTP 401 or 403)."""

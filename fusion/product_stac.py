@@ -44,7 +44,7 @@ from pystac.utils import str_to_datetime
 
 from fusion import storage
 from fusion.catalog import COG_MEDIA_TYPE, STAC_EXTENSIONS, round_geometry, wgs84_polygon
-from fusion.errors import SceneNotFound
+from fusion.errors import FusionError, SceneNotFound
 from fusion.grid import Tile
 from fusion.sensors import get_sensor
 
@@ -261,7 +261,7 @@ def model_item_id(name: str, version: str, checksum: str) -> str:
 
 
 def model_folder(output: str | os.PathLike[str], item_id: str) -> str:
-    return storage.join(output, MODELS_FOLDER, item_id)
+    return storage.join_inside(output, MODELS_FOLDER, item_id)
 
 
 def _package_files(package_dir: Path) -> list[Path]:
@@ -369,10 +369,10 @@ def publish_model(
     folder = model_folder(output, item_id)
     written = []
     for path in _package_files(package):
-        target = storage.join(folder, "package", *path.relative_to(package).parts)
+        target = storage.join_inside(folder, "package", *path.relative_to(package).parts)
         if storage.write_if_changed(target, path.read_bytes()):
             written.append(target)
-    return storage.join(folder, f"{item_id}.json"), written
+    return storage.join_inside(folder, f"{item_id}.json"), written
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,6 +607,15 @@ def _resolve(href: str, folder: str) -> str:
     if storage.is_remote(href) or os.path.isabs(href):
         return _norm(href)
     return _norm(storage.join(folder, href))
+
+
+def _plain_name(name: str) -> bool:
+    """Whether ``name`` is one path segment that stays where it is put (see storage.join_inside)."""
+    try:
+        storage.join_inside("x", name)
+    except FusionError:
+        return False
+    return "/" not in name
 
 
 def _name(location: str) -> str:
@@ -863,7 +872,7 @@ def update_catalog(
 
     children = []
     for coll_name, coll_items in loaded.items():
-        coll_dir = storage.join(root, coll_name)
+        coll_dir = storage.join_inside(root, coll_name)
         item_files = sorted(coll_items)
         for path in item_files:
             item = coll_items[path]
@@ -877,7 +886,7 @@ def update_catalog(
                 and not str(lk.get("title", "")).startswith("model: ")
             ]
             model_id = model.get("item")
-            if model_id:
+            if isinstance(model_id, str) and _plain_name(model_id):
                 model_location = _norm(storage.join(model_folder(root, model_id), f"{model_id}.json"))
                 if model_location in models:
                     links.append(

@@ -118,16 +118,16 @@ class ProductSpec:
     output_sensor: str | None = None
 
     def folder(self, output: str | os.PathLike[str]) -> str:
-        return storage.join(output, *self.relative_dir.split("/"))
+        return storage.join_inside(output, self.relative_dir)
 
     def cog_path(self, output: str | os.PathLike[str]) -> str:
-        return storage.join(self.folder(output), f"{self.product_id}.tif")
+        return storage.join_inside(self.folder(output), f"{self.product_id}.tif")
 
     def item_path(self, output: str | os.PathLike[str]) -> str:
-        return storage.join(self.folder(output), f"{self.product_id}.json")
+        return storage.join_inside(self.folder(output), f"{self.product_id}.json")
 
     def thumbnail_path(self, output: str | os.PathLike[str]) -> str:
-        return storage.join(self.folder(output), f"{self.product_id}.png")
+        return storage.join_inside(self.folder(output), f"{self.product_id}.png")
 
     def exists(self, output: str | os.PathLike[str]) -> bool:
         """Finished (see :meth:`state`): a run skips the product."""
@@ -256,6 +256,9 @@ def write_product(
     Files are made in a scratch folder and then moved into place (a local rename, or an
     upload to GCS), so a reader never sees a partial file and a product without its Item is
     an unfinished one that the next run redoes."""
+    # The final paths first: they refuse a product id or folder that would leave the output
+    # (storage.join_inside) before anything - the scratch files included - is written.
+    _ = (spec.cog_path(output), spec.thumbnail_path(output), spec.item_path(output))
     data = to_int16(reflectance, valid)
     with scratch_folder() as scratch_dir:
         scratch = Path(scratch_dir)

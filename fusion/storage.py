@@ -42,6 +42,27 @@ def join(base: str | os.PathLike[str], *parts: str) -> str:
     return str(Path(base).joinpath(*parts))
 
 
+def join_inside(root: str | os.PathLike[str], *names: str) -> str:
+    """``root`` joined with ``names``, each one path segment or several separated by ``/``,
+    none of which may leave ``root``: an empty segment, ``.``, ``..``, a backslash or a NUL is
+    refused with :class:`~fusion.errors.OutputPathError`. Every output writer builds its paths
+    with it, so a hostile model, task, collection or item name cannot write outside the output
+    (a leading ``/`` is an empty first segment)."""
+    from fusion.errors import OutputPathError
+
+    segments: list[str] = []
+    for name in names:
+        for segment in str(name).split("/"):
+            if segment in ("", ".", "..") or "\\" in segment or "\0" in segment:
+                raise OutputPathError(
+                    f"refusing to write under {root}: the name {name!r} would leave the output "
+                    f"folder (segment {segment!r}); names of tasks, models, collections and "
+                    "products must be plain names (letters, digits, '.', '_', '-')"
+                )
+            segments.append(segment)
+    return join(root, *segments)
+
+
 def parent(location: str) -> str:
     return posixpath.dirname(location.rstrip("/")) if is_remote(location) else str(Path(location).parent)
 

@@ -52,6 +52,26 @@ class RunSummary:
             out[(rec["stage"], rec["kind"], reason[:240])] += 1
         return out
 
+    def why_no_product(self) -> str | None:
+        """Why a run produced nothing (None when it wrote or found a product), from its
+        counters and dead letters: a run that says "0 products" always says why."""
+        if self.written or self.existing:
+            return None
+        kinds = {(r["stage"], r["kind"]) for r in self.dead_letters}
+        if not self.counters.get("scenes_found"):
+            return (
+                "the search found no scene for the request's period, area and collections; check "
+                "--start/--end, --aoi/--tiles and --catalog (`fusion search` lists what a catalog has)"
+            )
+        if not self.counters.get("jobs_paired"):
+            return (
+                "scenes were found, but no date had a target scene with clear enough reference pairs "
+                "(the skipped records above say why for each; `fusion run --dry-run` shows the plan)"
+            )
+        if any(kind == "failed" for _, kind in kinds):
+            return "every planned product failed (the failed records above say why)"
+        return "every planned product was dead-lettered (see the records above)"
+
     def text(self) -> str:
         redone = sum(1 for r in self.dead_letters if r["kind"] == "redone")
         lines = [
@@ -65,6 +85,9 @@ class RunSummary:
         ]
         for (stage, kind, reason), n in sorted(self.reasons().items()):
             lines.append(f"  {n:4d} x {stage:8s} {kind:7s} {reason}")
+        why = self.why_no_product()
+        if why:
+            lines.append(f"  no product: {why}")
         if self.counters:
             lines.append("  counters: " + ", ".join(f"{k}={v}" for k, v in sorted(self.counters.items())))
         return "\n".join(lines)

@@ -43,7 +43,15 @@ _registered: dict[str, FusionTask] = {}
 
 
 def register_task(task: FusionTask, *, replace: bool = False) -> FusionTask:
-    """Make ``task`` available to requests and model packages under ``task.name``."""
+    """Make ``task`` available to requests and model packages under ``task.name`` (a plain
+    name: it becomes part of collection ids, product ids and output paths)."""
+    from fusion.models.package import NAME_PATTERN
+
+    if not isinstance(task.name, str) or not NAME_PATTERN.match(task.name) or ".." in task.name:
+        raise ValueError(
+            f"task name {task.name!r} must match {NAME_PATTERN.pattern} (no '/', no '..'): it "
+            "becomes part of output paths"
+        )
     if not replace and task.name in _registered and _registered[task.name] is not task:
         raise ValueError(f"a task named {task.name!r} is already registered; pass replace=True")
     _registered[task.name] = task

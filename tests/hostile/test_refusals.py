@@ -254,3 +254,25 @@ def test_a_hostile_request_is_refused_up_front(
 
 def test_the_table_has_every_audited_refusal() -> None:
     assert len(CASES) == len({c[0] for c in CASES}) >= 40
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        (["--start", "2023-01-01", "--end", "2023-01-31"], "the search found no scene"),
+        (["--aoi", "10.0,50.0,10.1,50.1"], "the search found no scene"),
+    ],
+    ids=["empty-period", "aoi-far-away"],
+)
+def test_a_run_without_products_says_why(
+    pipe_scenes: Path, tmp_path: Path, extra: list[str], why: str
+) -> None:
+    env = Env(pipe_scenes, tmp_path)
+    args = _args(env, *extra)
+    if "--aoi" in extra:  # the area instead of the tile
+        i = args.index("--tiles")
+        del args[i : i + 2]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 3, result.output
+    assert f"no product: {why}" in result.output, result.output
+    assert "Traceback" not in result.output
