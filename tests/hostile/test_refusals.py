@@ -134,6 +134,19 @@ def _item_as_root(env: Env) -> list[str]:
     return _args(env)
 
 
+def _no_proj(env: Env) -> list[str]:
+    """Every item without its proj:* fields: the output CRS cannot be chosen."""
+    for path in env.catalog.rglob("*.json"):
+        data = json.loads(path.read_text())
+        if data.get("type") == "Feature":
+            data["properties"] = {k: v for k, v in data["properties"].items() if not k.startswith("proj:")}
+            path.write_text(json.dumps(data))
+    args = _args(env)
+    i = args.index("--tiles")
+    del args[i : i + 2]
+    return args
+
+
 BOWTIE = json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]})
 
 #: (case id, command line for the case, a text the error line must hold)
@@ -152,6 +165,7 @@ CASES: list[tuple[str, Callable[[Env], list[str]], str]] = [
     ("tile-zone-does-not-exist", lambda env: _args(env, "--tiles", "99Q-0040-0376"), "99Q-0040-0376"),
     ("tile-of-another-zone", lambda env: _args(env, "--tiles", "15N-0080-0752", "--epsg", "32614"), "15N"),
     ("epsg-not-utm", lambda env: _args(env, "--epsg", "4326"), "4326"),
+    ("no-item-states-proj", _no_proj, "no fine scene states proj:epsg; set `epsg`"),
     (
         "model-input-renamed",
         _pkg_case(_meta(lambda m: m["inputs"][1].update(name="fine_reference"))),
