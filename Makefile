@@ -14,7 +14,7 @@ STACAPI_VENV ?= .venv-stacapi
 # pyproject.toml only gives ranges. `make constraints` rewrites it from .venv.
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: install demo demo-harmonize test lint clean dcstfn-package mgan-package evaluate evaluate-harmonize \
+.PHONY: install demo demo-harmonize test lint docs clean dcstfn-package mgan-package evaluate evaluate-harmonize \
 	template-metadata constraints
 
 install: $(VENV)/.installed
@@ -47,6 +47,10 @@ $(STACAPI_VENV)/.installed: tests/servers/requirements-stacapi.txt
 	$(STACAPI_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(STACAPI_VENV)/bin/python -m pip install --quiet -r tests/servers/requirements-stacapi.txt
 	touch $@
+
+# Rewrite the generated part of docs/configuration.md (the request field reference) from the code.
+docs: install
+	$(BIN)/python -c "from pathlib import Path; from fusion.request_reference import render_page; p = Path('docs/configuration.md'); p.write_text(render_page(p.read_text()))"
 
 demo: install
 	$(BIN)/fusion demo --out demo-output

@@ -29,10 +29,14 @@ MAX_GAP_DAYS = 3653
 
 @dataclass(frozen=True)
 class PairingConfig:
-    max_gap_days: int = 64
+    max_gap_days: int = 64  #: most days between a target and its reference pair
+    #: most days between the fine and the coarse scene of one reference pair
     match_tolerance_days: int = 1
-    min_target_clear: float = 0.5  #: coarse target: clear fraction of the tile
-    min_reference_clear: float = 0.5  #: fine and coarse of a reference pair
+    #: least clear fraction of the tile for a coarse target to be fused
+    min_target_clear: float = 0.5
+    #: least clear fraction of the tile for the fine and the coarse scene of a reference pair
+    min_reference_clear: float = 0.5
+    #: reference pairs per target: 1 (the nearest) or 2 (the nearest before and after)
     max_pairs: int = 2
 
     def __post_init__(self) -> None:

@@ -73,10 +73,12 @@ class FusionRequest:
     collections: Mapping[str, str] = field(default_factory=dict)
     model: str = ""  #: built-in name or package folder; "" = the task's default model
     epsg: int | None = None  #: output UTM CRS; None = the fine scenes' CRS
-    resolution: float = 30.0
+    resolution: float = 30.0  #: output pixel size in metres (the fine sensor's: Landsat 30)
     tile_size: int = 1024
     block_size: int = 512
+    #: product COG compression, a profile of fusion.rasterio_io.COG_PROFILES (zstd, deflate, ...)
     cog_profile: str = "zstd"
+    #: how targets are paired with references (the pairing fields below)
     pairing: PairingConfig = field(default_factory=PairingConfig)
     #: also publish the products (collection + items) to this STAC API (Transactions extension)
     stac_api: str | None = None
@@ -476,11 +478,23 @@ def probe_writable(location: str, what: str) -> None:
 def check_request_credentials(request: FusionRequest) -> None:
     """Fail before building a pipeline when the request's source needs a credential that is
     missing (e.g. Earthdata Login for cmr-stac)."""
-    from fusion.sources import earthdata_gdal_options, source_for_catalog
+    from fusion.sources import (
+        check_source_collections,
+        earthdata_gdal_options,
+        requester_pays_gdal_options,
+        source_for_catalog,
+    )
 
     source = source_for_catalog(request.catalog)
-    if source is not None and source.auth == "earthdata":
+    if source is None:
+        return
+    # the roles a run reads (a harmonize run reads no Landsat; training and scoring do)
+    searched = {r.name: request.collections[r.name] for r in request.fusion_task.searched_roles()}
+    if source.auth == "earthdata":
         earthdata_gdal_options()
+    check_source_collections(source, searched, request.task)
+    if source.name == "earth-search" and "landsat-c2-l2" in searched.values():
+        requester_pays_gdal_options()  # its Landsat assets are all in s3://usgs-landsat
 
 
 def is_stac_api(catalog: str) -> bool:

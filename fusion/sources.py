@@ -3,7 +3,11 @@
 ``SOURCES`` names the public catalogs eo-fusion knows (any other STAC API URL works too):
 
 * ``earth-search`` - Element 84's Earth Search (AWS): Landsat C2 L2, Sentinel-2 L2A, Sentinel-2
-  collection 1; assets are public.
+  collection 1 (no MODIS, so it serves the ``harmonize`` task but not ``spatiotemporal``).
+  Sentinel-2 assets are public; the Landsat assets are in USGS's **requester-pays** bucket
+  ``s3://usgs-landsat``: reading them bills the reader's AWS account, so they are read only
+  when ``AWS_REQUEST_PAYER=requester`` (GDAL's own option) is set with AWS credentials, and
+  refused up front otherwise (:func:`requester_pays_gdal_options`).
 * ``planetary-computer`` - Microsoft Planetary Computer: assets live in Azure Blob Storage and
   must be signed with a SAS token (the ``planetary-computer`` package, which asks the token
   endpoint; ``PC_SDK_SAS_URL`` and ``PC_SDK_SUBSCRIPTION_KEY`` configure it).
@@ -101,6 +105,58 @@ EARTHDATA_HOSTS = frozenset(
 EARTHDATA_LOGIN = "urs.earthdata.nasa.gov"
 
 
+#: S3 buckets whose objects bill the reader (USGS Landsat Collection 2, as Earth Search links it).
+REQUESTER_PAYS_BUCKETS = frozenset({"usgs-landsat", "usgs-landsat-ard"})
+
+
+def needs_requester_pays(href: str) -> bool:
+    """Whether ``href`` is an object of a requester-pays bucket (``s3://usgs-landsat/...`` or
+    its virtual-hosted ``https://usgs-landsat.s3...amazonaws.com/...`` form)."""
+    parsed = urlparse(href)
+    host = parsed.hostname or ""
+    if parsed.scheme == "s3":
+        return host in REQUESTER_PAYS_BUCKETS
+    return host.endswith(".amazonaws.com") and host.split(".", 1)[0] in REQUESTER_PAYS_BUCKETS
+
+
+def _has_aws_credentials() -> bool:
+    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_ROLE_ARN"):
+        return True
+    home = Path.home() / ".aws"
+    files = [os.environ.get("AWS_SHARED_CREDENTIALS_FILE"), os.environ.get("AWS_CONFIG_FILE")]
+    return (
+        any(Path(f).is_file() for f in files if f)
+        or (home / "credentials").is_file()
+        or (home / "config").is_file()
+    )
+
+
+REQUESTER_PAYS_NOTE = (
+    "USGS's Landsat bucket s3://usgs-landsat is requester-pays: every read is billed to your AWS "
+    "account (S3 GET requests plus data transfer out of us-west-2, AWS's list price for transfer to "
+    "the internet being about USD 0.09 per GB; a 1024 x 1024 px tile reads on the order of 10 MB per "
+    "Landsat scene)"
+)
+
+
+def requester_pays_gdal_options() -> dict[str, str]:
+    """GDAL options that read a requester-pays object, or a LaunchError when the user has not
+    agreed to pay (``AWS_REQUEST_PAYER=requester``) or has no AWS credentials to sign with."""
+    if os.environ.get("AWS_REQUEST_PAYER", "").lower() != "requester":
+        raise LaunchError(
+            f"{REQUESTER_PAYS_NOTE}. To accept the cost set AWS_REQUEST_PAYER=requester and AWS "
+            "credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE); or read the "
+            "same Landsat scenes free from --catalog planetary-computer"
+        )
+    if not _has_aws_credentials():
+        raise LaunchError(
+            "AWS_REQUEST_PAYER=requester is set, but there are no AWS credentials to sign the "
+            "requests with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (a "
+            "requester-pays bucket refuses anonymous reads)"
+        )
+    return {"AWS_REQUEST_PAYER": "requester"}
+
+
 def needs_signing(href: str) -> bool:
     host = urlparse(href).hostname or ""
     return bool(PC_BLOB_HOST.match(host))
@@ -164,6 +220,8 @@ def prepare_href(href: str) -> tuple[str, dict[str, str]]:
         return sign_planetary_computer(href), {}
     if needs_earthdata(href):
         return href, earthdata_gdal_options()
+    if needs_requester_pays(href):
+        return href, requester_pays_gdal_options()
     return href, {}
 
 
@@ -171,9 +229,28 @@ def check_credentials(hrefs: list[str]) -> None:
     """Fail fast, before any work, when an href will need a credential that is not there."""
     if any(needs_earthdata(h) for h in hrefs):
         earthdata_gdal_options()
+    if any(needs_requester_pays(h) for h in hrefs):
+        requester_pays_gdal_options()
     signed = [h for h in hrefs if needs_signing(h)]
     if signed:
         sign_planetary_computer(signed[0])
+
+
+def check_source_collections(source: Source, collections: dict[str, str], task: str) -> None:
+    """Refuse a request for collections a named source does not hold (Earth Search has no
+    MODIS, so the spatiotemporal task cannot run on it), naming the sources that do."""
+    if not source.collections:
+        return
+    missing = {role: c for role, c in collections.items() if c not in source.collections}
+    if not missing:
+        return
+    having = [s.name for s in SOURCES.values() if all(c in s.collections for c in collections.values())]
+    role, collection = sorted(missing.items())[0]
+    fix = f"use --catalog {having[0]}" if having else "use a catalog that holds them"
+    raise UnknownNameError(
+        f"source {source.name!r} has no collection {collection!r} (role {role!r} of task {task!r}); "
+        f"it holds {list(source.collections)}: {fix}, or set --collections {role}=ID to one it holds"
+    )
 
 
 def source_for_catalog(catalog: str) -> Source | None:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -165,3 +166,77 @@ def test_a_failed_signed_read_never_shows_the_signature(
             read_asset(href, _grid(), Resampling.nearest)
     assert err.value.asset == href
     assert "STANDIN" not in str(err.value) and "sig=" not in str(err.value)
+
+
+# ------------------------------------------------------------------ requester-pays (Earth Search)
+
+RP_HREF = "s3://usgs-landsat/collection02/level-2/x_SR_B4.TIF"
+
+
+@pytest.fixture
+def s3_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The range server as a path-style S3 endpoint: ``/usgs-landsat/...`` is the bucket's key."""
+    with range_server(tmp_path) as srv:
+        monkeypatch.setenv("AWS_S3_ENDPOINT", srv.url.removeprefix("http://"))
+        monkeypatch.setenv("AWS_HTTPS", "NO")
+        monkeypatch.setenv("AWS_VIRTUAL_HOSTING", "FALSE")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASTANDIN")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "standin-secret")
+        monkeypatch.delenv("AWS_NO_SIGN_REQUEST", raising=False)
+        yield srv
+
+
+def test_requester_pays_reads_are_refused_until_the_user_accepts_the_cost(
+    s3_endpoint: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _cog(tmp_path, "usgs-landsat/collection02/level-2/x_SR_B4.TIF")
+    s3_endpoint.faults.require_header = ("x-amz-request-payer", "requester")  # as the bucket does
+    monkeypatch.delenv("AWS_REQUEST_PAYER", raising=False)
+    with pytest.raises(LaunchError, match="requester-pays") as err:
+        check_credentials([RP_HREF])
+    assert "AWS_REQUEST_PAYER=requester" in str(err.value) and "planetary-computer" in str(err.value)
+    assert "USD" in str(err.value)  # the cost is named
+    with pytest.raises(LaunchError, match="requester-pays"):  # a read is refused too, not attempted
+        read_asset(RP_HREF, _grid(), Resampling.nearest)
+    assert sum(s3_endpoint.requests.values()) == 0
+
+    monkeypatch.setenv("AWS_REQUEST_PAYER", "requester")
+    check_credentials([RP_HREF])
+    out, _ = read_asset(RP_HREF, _grid(), Resampling.nearest)  # GDAL sends x-amz-request-payer
+    assert np.array_equal(out, data)
+
+
+def test_requester_pays_without_aws_credentials_names_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_REQUEST_PAYER", "requester")
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_ROLE_ARN",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(LaunchError, match="AWS_ACCESS_KEY_ID"):
+        check_credentials([RP_HREF])
+    check_credentials(["s3://sentinel-cogs/sentinel-s2-l2a-cogs/x/B04.tif"])  # public bucket: nothing asked
+
+
+def test_a_run_on_earth_search_is_refused_up_front_for_missing_modis_and_unpaid_landsat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_REQUEST_PAYER", raising=False)
+    base = ["run", "--catalog", "earth-search", "--output", str(tmp_path / "out"),
+            "--start", "2023-06-01", "--end", "2023-06-02", "--tiles", "13N-0016-0187"]  # fmt: skip
+    result = CliRunner().invoke(main, base)  # spatiotemporal: Earth Search has no MODIS
+    assert result.exit_code == 2, result.output
+    assert (
+        "no collection 'modis-09A1-061'" in result.output and "--catalog planetary-computer" in result.output
+    )
+    # Landsat as the coarse role too: the collections exist, the Landsat reads would bill the user
+    result = CliRunner().invoke(main, [*base, "--collections", "coarse=landsat-c2-l2"])
+    assert result.exit_code == 2, result.output
+    assert "requester-pays" in result.output and "AWS_REQUEST_PAYER=requester" in result.output
+    assert not (tmp_path / "out").exists()

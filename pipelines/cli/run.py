@@ -136,6 +136,9 @@ def demo(out_dir: Path, task: str, quiet: bool) -> None:
        model in OUT/products (COG + STAC Item, one catalog).
     3. Prints RMSE and SSIM of every product against the simulated truth of the day the
        composite observed, the mean per model, and writes them to OUT/scores.md.
+    4. Writes OUT/comparison.png (one date: fine reference, coarse input, simulated truth and
+       each model's product) and OUT/index.html (products with thumbnails and scores, dead
+       letters, the figure).
 
     Run reports (dead letters, summaries) go to OUT/reports/MODEL.
     """
@@ -157,6 +160,7 @@ def demo(out_dir: Path, task: str, quiet: bool) -> None:
 
 def demo_spatiotemporal(out: Path, progress: Any) -> None:
     """The default `fusion demo` (see its help)."""
+    from fusion.evaluation.demo_report import write_demo_figure, write_run_index
     from fusion.evaluation.simulated import mean_by_model, score_output, score_table
     from pipelines.run import run_fusion
 
@@ -179,7 +183,13 @@ def demo_spatiotemporal(out: Path, progress: Any) -> None:
         "\nMean RMSE, best first: "
         + ", ".join(f"{m} {means[m]['rmse']:.4f} (SSIM {means[m]['ssim']:.4f})" for m in ranking)
     )
+    figure, caption = write_demo_figure(
+        out / "products", out / "scenes", scores, DEMO_MODELS, out / "comparison.png"
+    )
+    index = write_run_index(out, scores, DEMO_MODELS, figure, caption)
     click.echo(f"products: {out / 'products' / 'catalog.json'}")
+    click.echo(f"figure: {figure} ({caption})")
+    click.echo(f"run index: {index}")
 
 
 @click.command(context_settings={"allow_extra_args": True})
