@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rasterio
+from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 from shapely.geometry import box, mapping
@@ -77,19 +78,26 @@ class InputFile:
 
 @dataclass(frozen=True)
 class OutputGrid:
-    """An explicit output grid: CRS, pixel size, the top-left corner of the product and its size
-    in pixels (square)."""
+    """The output grid, where it is not the fine file's own: CRS, pixel size, the top-left
+    corner of the product and its side in pixels (the product is square). A field left None
+    takes the fine file's value (its CRS, its pixel size, its top-left corner, its larger side
+    rounded up to the model's block alignment)."""
 
-    crs: str
-    resolution: float
-    origin_x: float
-    origin_y: float
-    size: int
+    crs: str | None = None
+    resolution: float | None = None
+    origin_x: float | None = None
+    origin_y: float | None = None
+    size: int | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.size, int) and self.size > 0):
+        if self.size is not None and (
+            isinstance(self.size, bool) or not isinstance(self.size, int) or self.size <= 0
+        ):
             raise ConfigError(f"grid size {self.size!r} must be a positive number of pixels, e.g. 512")
-        GridSpec(self.crs, self.resolution, self.origin_x, self.origin_y, self.size)  # checks the rest
+        if (self.origin_x is None) != (self.origin_y is None):
+            raise ConfigError("give both coordinates of the grid origin (--origin X,Y)")
+        # The CRS and pixel size are checked as a GridSpec checks them.
+        GridSpec(self.crs or "EPSG:4326", self.resolution or 1.0, 0.0, 0.0, 1)
 
 
 @dataclass(frozen=True)
@@ -291,23 +299,36 @@ def check_model(model: LoadedModel, source: str) -> None:
 
 
 def output_tile(request: FuseFilesRequest, fine: FileInfo, align: int) -> Tile:
-    """The product's tile: ``request.grid``, or the fine file's grid from its top-left corner."""
-    if request.grid is not None:
-        g = request.grid
-        if g.size % align:
-            raise ConfigError(
-                f"grid size {g.size} must be a multiple of {align} (the model's block alignment); "
-                f"use {-(-g.size // align) * align}"
-            )
-        return GridSpec(g.crs, g.resolution, g.origin_x, g.origin_y, g.size, GRID_NAME).tile(0, 0)
+    """The product's tile: the fine file's grid from its top-left corner, with what
+    ``request.grid`` sets instead."""
+    g = request.grid or OutputGrid()
     t = fine.transform
-    if t.b or t.d or t.a <= 0 or t.e >= 0 or not math.isclose(t.a, -t.e, rel_tol=1e-9):
-        raise InputFileError(
-            f"fine file {fine.path} is not north-up with square pixels (transform {tuple(t)[:6]}); "
-            "give the output grid with --crs, --resolution, --origin and --size"
-        )
-    side = -(-max(fine.width, fine.height) // align) * align
-    return GridSpec(fine.crs, t.a, t.c, t.f, side, GRID_NAME).tile(0, 0)
+    crs = g.crs or fine.crs
+    same_crs = CRS.from_user_input(crs) == CRS.from_user_input(fine.crs)
+    north_up = not (t.b or t.d) and t.a > 0 and t.e < 0 and math.isclose(t.a, -t.e, rel_tol=1e-9)
+    if g.resolution is not None:
+        resolution = g.resolution
+    elif same_crs and north_up:
+        resolution = t.a
+    else:
+        why = "is not north-up with square pixels" if same_crs else f"is in {fine.crs}, not {crs}"
+        raise InputFileError(f"fine file {fine.path} {why}; give the output pixel size with --resolution")
+    minx, miny, maxx, maxy = (
+        fine.bounds if same_crs else transform_bounds(fine.crs, crs, *fine.bounds, densify_pts=21)
+    )
+    x0 = minx if g.origin_x is None else g.origin_x
+    y0 = maxy if g.origin_y is None else g.origin_y
+    if g.size is not None:
+        size = g.size
+        if size % align:
+            raise ConfigError(
+                f"grid size {size} must be a multiple of {align} (the model's block alignment); "
+                f"use {-(-size // align) * align}"
+            )
+    else:
+        extent = max((maxx - x0) / resolution, (y0 - miny) / resolution, 1.0)
+        size = -(-math.ceil(extent - 1e-6) // align) * align
+    return GridSpec(crs, resolution, x0, y0, size, GRID_NAME).tile(0, 0)
 
 
 def check_overlap(f: InputFile, info: FileInfo, tile: Tile) -> None:
@@ -375,7 +396,7 @@ def fuse_files(request: FuseFilesRequest, progress: Progress | None = None) -> F
             "no fine file; give at least one reference date's --fine DATE=PATH and --coarse DATE=PATH"
         )
     first = infos[fine]
-    resolution = request.grid.resolution if request.grid else abs(first.transform.a)
+    resolution = (request.grid.resolution if request.grid else None) or abs(first.transform.a)
     align = task.block_alignment(meta, resolution)
     if request.block_size % align:
         raise ConfigError(
