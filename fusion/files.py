@@ -264,7 +264,8 @@ def file_scene(f: InputFile, info: FileInfo, band_index: dict[str, int], request
     scale = info.scale if request.scale is None else request.scale
     offset = info.offset if request.offset is None else request.offset
     return Scene(
-        id=f"{f.role}-{f.date:%Y%m%d}-{Path(path).stem}",
+        # The id names the mask too: it goes into the product id, which another mask must change.
+        id=f"{f.role}-{f.date:%Y%m%d}-{Path(path).stem}" + (f"-mask-{Path(mask).stem}" if mask else ""),
         collection=FILES_COLLECTION,
         sensor=FILES_COLLECTION,
         datetime=when,

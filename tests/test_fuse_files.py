@@ -258,6 +258,21 @@ def test_default_grid_is_the_fine_files_and_progress_goes_to_stderr(package: Pat
     assert (data[:, :500, :500] != -9999).mean() > 0.99 and (data[:, 500:, :] == -9999).all()
 
 
+def test_a_mask_file_leaves_its_zero_pixels_out(package: Path, tmp_path: Path) -> None:
+    with rasterio.open(COARSE_TARGET) as src:
+        profile = {**src.profile, "count": 1, "dtype": "uint8", "nodata": None}
+    mask = np.ones((500, 500), np.uint8)
+    mask[:, :256] = 0  # the west half of the target date is "cloud"
+    with rasterio.open(tmp_path / "mask.tif", "w", **profile) as dst:
+        dst.write(mask, 1)
+    args = fuse_files_args(tmp_path / "out", package, "--coarse-mask", f"{TARGET}={tmp_path / 'mask.tif'}")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(result.stdout.strip()) as src:
+        valid = src.read(1) != -9999
+    assert not valid[:, :240].any() and valid[:500, 272:500].mean() > 0.99
+
+
 def _write_far_away(path: Path) -> Path:
     """A small seeded GeoTIFF 100 km east of the Shenzhen files."""
     rng = np.random.default_rng(28)

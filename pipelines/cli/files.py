@@ -150,8 +150,11 @@ def fuse_files(
 
     \b
     fusion fuse-files --fine 2000-11-01=L7_2000.tif --coarse 2000-11-01=MODIS_2000.tif \\
-        --coarse 2002-11-07=MODIS_2002.tif --target 2002-11-07 --bands nir08,red,green \\
-        --model starfm --out fused/
+        --coarse 2002-11-07=MODIS_2002.tif --target 2002-11-07 --model starfm --out fused/
+
+    The built-in models read six bands (blue,green,red,nir08,swir16,swir22): files in another
+    order or with other bands say which band is which with --bands (and need a package of
+    their bands).
 
     Files may be in any CRS and pixel size: they are warped onto the output grid (the first fine
     file's, or --crs/--resolution/--origin/--size). The product is the pipeline's COG
