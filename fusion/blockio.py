@@ -64,9 +64,17 @@ _SIGNED_QUERY = re.compile(r"\?[^\s'\"]*sig=[^\s'\"]*")
 
 
 def read_asset(
-    href: str, grid: GridWindow, resampling: Resampling, expect_epsg: int | None = None
+    href: str,
+    grid: GridWindow,
+    resampling: Resampling,
+    expect_epsg: int | None = None,
+    *,
+    band: int = 1,
+    nodata: float | None = None,
 ) -> tuple[npt.NDArray[Any], float | None]:
-    """One asset's first band warped onto ``grid``: (array, nodata). Raises BlockReadError.
+    """One band of an asset (the first unless ``band``) warped onto ``grid``: (array, nodata).
+    Raises BlockReadError. ``nodata``: the value that marks missing pixels when the file
+    states none (a user's ``--nodata``); the warper then leaves those pixels out of averages.
 
     Remote hrefs (https://, gs://, s3://) are read through GDAL's network drivers with the
     retrying configuration of :mod:`fusion.remote`; a read that still fails names the href and,
@@ -88,12 +96,18 @@ def read_asset(
                     f"{expect_epsg}; fix the item or the asset",
                     href,
                 )
-            nodata = src.nodata
+            if not 1 <= band <= src.count:
+                raise BlockReadError(
+                    f"{href}: has {src.count} band(s), no band {band}; fix the band list "
+                    "(--bands) or the file",
+                    href,
+                )
+            nodata = src.nodata if src.nodata is not None else nodata
             same_grid = _window_on_same_grid(src, grid)
             if same_grid is not None:
                 # The output grid is the raster's own (Landsat on its UTM 30 m grid): a plain
                 # windowed read gives the same pixels as the warp, without the warper.
-                return src.read(1, window=same_grid), nodata
+                return src.read(band, window=same_grid), nodata
             with WarpedVRT(
                 src,
                 crs=grid.crs,
@@ -109,7 +123,7 @@ def read_asset(
                 # to 0.003 reflectance. 0 is refused by the VRT's creation.
                 tolerance=1e-6,
             ) as vrt:
-                data = vrt.read(1)
+                data = vrt.read(band)
     except BlockReadError:
         raise
     except (RasterioError, OSError) as exc:
@@ -188,8 +202,53 @@ class SceneBlock:
         return float(self.usable.mean()) if self.usable.size else 0.0
 
 
+#: :attr:`Scene.qa_decoder` of a user's mask file: non-zero pixels are usable, zero and the
+#: file's nodata are not (nor anything outside the file).
+MASK_NONZERO = "nonzero"
+#: :attr:`Scene.qa_decoder` of a file without a mask: usable wherever the image file has data.
+MASK_FOOTPRINT = "footprint"
+
+
+def read_footprint(href: str, grid: GridWindow) -> BoolArray:
+    """Where the raster at ``href`` has data on ``grid``: inside the file and, when it states a
+    nodata value, not nodata (GDAL's warped alpha band). Raises BlockReadError."""
+    ensure_gdal_env()
+    try:
+        with rasterio.open(href) as src:
+            if src.crs is None:
+                raise BlockReadError(
+                    f"{href}: the raster has no CRS; cannot place it on the output grid", href
+                )
+            with WarpedVRT(
+                src,
+                crs=grid.crs,
+                transform=grid.transform,
+                width=grid.width,
+                height=grid.height,
+                resampling=Resampling.nearest,
+                src_nodata=src.nodata,
+                add_alpha=True,
+                tolerance=1e-6,
+            ) as vrt:
+                alpha = vrt.read(vrt.count)
+    except BlockReadError:
+        raise
+    except (RasterioError, OSError) as exc:
+        raise BlockReadError(f"{href}: {type(exc).__name__}: {_gdal_message(exc)}", href) from exc
+    return np.asarray(alpha > 0, dtype=bool)
+
+
 def read_usable_mask(scene: Scene, grid: GridWindow) -> BoolArray:
-    """Clear, non-fill pixels from the scene's QA asset on ``grid``."""
+    """Clear, non-fill pixels from the scene's QA asset on ``grid`` (or, for a scene of a
+    user's files, from its mask file or the image's own footprint: :attr:`Scene.qa_decoder`)."""
+    if scene.qa_decoder == MASK_FOOTPRINT and scene.qa_href is not None:
+        return read_footprint(scene.qa_href, grid)
+    if scene.qa_decoder == MASK_NONZERO and scene.qa_href is not None:
+        mask, mask_nodata = read_asset(scene.qa_href, grid, Resampling.nearest, scene.projection.epsg)
+        usable = np.isfinite(mask) & (mask != 0)
+        if mask_nodata is not None:
+            usable &= mask != mask_nodata
+        return np.asarray(usable, dtype=bool)
     sensor = S.get_sensor(scene.sensor)
     if scene.qa_href is None:
         raise BlockReadError(f"scene {scene.id}: no QA asset ({sensor.qa.asset_key}); cannot mask clouds")
@@ -276,7 +335,17 @@ def read_scene(scene: Scene, bands: Sequence[str], grid: GridWindow, resampling:
     pool = _asset_pool()
     qa_read = pool.submit(read_usable_mask, scene, grid)
     band_reads = [
-        pool.submit(read_asset, scene.bands[band], grid, resampling, scene.projection.epsg) for band in bands
+        pool.submit(
+            read_asset,
+            scene.bands[band],
+            grid,
+            resampling,
+            scene.projection.epsg,
+            # A user's file: the band of the common name, its nodata (also while warping).
+            band=scene.band_index.get(band, 1),
+            nodata=scene.nodata.get(band) if band in scene.band_index else None,
+        )
+        for band in bands
     ]
     usable = qa_read.result()
     layers = []

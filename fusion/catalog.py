@@ -93,6 +93,15 @@ class Scene:
     projection: Projection
     item_href: str | None = None
     properties: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: Scenes made from a user's own files (:mod:`fusion.files`): the 1-based band of each
+    #: common name in its (multi-band) file, and that the scene's ``nodata`` also applies while
+    #: warping. Empty for catalog scenes, whose assets hold one band each.
+    band_index: dict[str, int] = field(default_factory=dict)
+    #: How ``qa_href`` becomes the usable mask when it is not the sensor's QA asset:
+    #: :data:`fusion.blockio.MASK_NONZERO` (a user's mask file, non-zero = usable) or
+    #: :data:`fusion.blockio.MASK_FOOTPRINT` (the image file itself: usable where it has data).
+    #: None: the sensor table's QA decoder.
+    qa_decoder: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = {

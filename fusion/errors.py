@@ -56,6 +56,11 @@ class BlockReadError(FusionError, OSError):
         return str(self.args[0])
 
 
+class InputFileError(FusionError, ValueError):
+    """A user's own image or mask file (``fusion fuse-files``) cannot be used as given: it does
+    not open, has other bands than stated, or lies outside the output grid."""
+
+
 class LaunchError(FusionError, RuntimeError):
     """A cloud launch cannot start: credentials, project or permissions are missing."""
 

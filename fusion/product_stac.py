@@ -246,9 +246,10 @@ def product_item(
     # is copied and uploaded on its own, and a relative link out of it would then break.
     for role, item_id, href in spec.input_items:
         if href is not None:
-            item.add_link(
-                pystac.Link("derived_from", _canonical(href), pystac.MediaType.JSON, f"{role}: {item_id}")
-            )
+            # An input Item, or (fusion fuse-files) the user's image file itself.
+            image = href.lower().endswith((".tif", ".tiff"))
+            media = pystac.MediaType.GEOTIFF if image else pystac.MediaType.JSON
+            item.add_link(pystac.Link("derived_from", _canonical(href), media, f"{role}: {item_id}"))
     return item.to_dict(include_self_link=False, transform_hrefs=False)
 
 

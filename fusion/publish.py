@@ -77,6 +77,7 @@ __all__ = [
     "to_int16",
     "update_catalog",
     "write_product",
+    "write_product_cog",
 ]
 
 
@@ -242,6 +243,48 @@ def from_int16(data: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
     return np.where(data == NODATA, np.nan, data.astype(np.float32) * np.float32(SCALE)).astype(np.float32)
 
 
+def _write_product_cog(
+    spec: ProductSpec, tile: Tile, data: npt.NDArray[np.int16], path: Path, cog_profile: str
+) -> Path:
+    """The product COG of int16 ``data`` at the local ``path``: nodata, scale and offset, band
+    names and wavelengths, product id and model in its tags."""
+    return write_cog(
+        path,
+        data,
+        transform=tile.transform,
+        crs=tile.grid.crs,
+        nodata=NODATA,
+        profile=cog_profile,
+        band_descriptions=list(spec.bands),
+        band_wavelengths=[
+            (d["center_wavelength"], d["full_width_half_max"]) if "center_wavelength" in d else None
+            for d in band_details(spec)
+        ],
+        scale=SCALE,
+        offset=0.0,
+        unit=REFLECTANCE_UNIT,
+        tags={"PRODUCT_ID": spec.product_id, "MODEL": f"{spec.model} {spec.model_version}"},
+    )
+
+
+def write_product_cog(
+    spec: ProductSpec,
+    location: str,
+    tile: Tile,
+    reflectance: npt.NDArray[np.floating],
+    valid: npt.NDArray[np.bool_],
+    *,
+    cog_profile: str = "zstd",
+) -> str:
+    """Only the COG of a product (the very file :func:`write_product` writes), at ``location``
+    (a local path or ``gs://`` URL; made in a scratch folder, then moved there)."""
+    data = to_int16(reflectance, valid)
+    with scratch_folder() as scratch_dir:
+        cog = _write_product_cog(spec, tile, data, Path(scratch_dir) / f"{spec.product_id}.tif", cog_profile)
+        storage.put_file(cog, location, COG_MEDIA_TYPE)
+    return location
+
+
 def write_product(
     spec: ProductSpec,
     output: str | os.PathLike[str],
@@ -262,23 +305,7 @@ def write_product(
     data = to_int16(reflectance, valid)
     with scratch_folder() as scratch_dir:
         scratch = Path(scratch_dir)
-        cog = write_cog(
-            scratch / f"{spec.product_id}.tif",
-            data,
-            transform=tile.transform,
-            crs=tile.grid.crs,
-            nodata=NODATA,
-            profile=cog_profile,
-            band_descriptions=list(spec.bands),
-            band_wavelengths=[
-                (d["center_wavelength"], d["full_width_half_max"]) if "center_wavelength" in d else None
-                for d in band_details(spec)
-            ],
-            scale=SCALE,
-            offset=0.0,
-            unit=REFLECTANCE_UNIT,
-            tags={"PRODUCT_ID": spec.product_id, "MODEL": f"{spec.model} {spec.model_version}"},
-        )
+        cog = _write_product_cog(spec, tile, data, scratch / f"{spec.product_id}.tif", cog_profile)
         thumb_bands = [spec.bands.index(b) for b in QUICKLOOK_BANDS if b in spec.bands]
         if len(thumb_bands) < 3:
             thumb_bands = list(range(min(3, len(spec.bands))))

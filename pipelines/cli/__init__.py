@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from fusion import __version__
-from pipelines.cli import cloud, data, evaluate, models, run, training
+from pipelines.cli import cloud, data, evaluate, files, models, run, training
 
 
 class _DropRunnerNoise(logging.Filter):
@@ -101,6 +101,7 @@ for _command in (
     data.training_set,
     run.demo,
     run.run,
+    files.fuse_files,
     cloud.launch,
     models.models,
     models.export_model_cmd,

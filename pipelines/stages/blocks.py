@@ -12,9 +12,10 @@ import apache_beam as beam
 from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import PCollection
 
+from fusion.blockfuse import has_usable_core, plan_product_blocks
 from fusion.blockio import SceneReadCache
 from fusion.errors import FusionError
-from fusion.grid import Tile, crop_halo, plan_blocks
+from fusion.grid import Tile
 from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob
 from fusion.publish import ProductSpec, product_spec
@@ -87,8 +88,7 @@ class PlanBlocks(beam.PTransform[Any, Any]):
             )
 
     def expand(self, jobs: PCollection) -> dict[str, PCollection]:
-        ratio = self.align
-        halo = -(-self.metadata.halo // ratio) * ratio
+        align = self.align
         output, task, metadata, checksum, href, size = (
             self.output,
             self.task,
@@ -125,7 +125,7 @@ class PlanBlocks(beam.PTransform[Any, Any]):
                         kind=REDONE,
                     ),
                 )
-            blocks = plan_blocks(*tile.shape, size, halo, align=ratio)
+            blocks = plan_product_blocks(tile, metadata, size, align)
             count("blocks_planned", len(blocks))
             # Through the module: a closure's globals are pickled by value, a module by name.
             common.PROGRESS.plan()
@@ -163,8 +163,7 @@ class _ReadDoFn(beam.DoFn):
             return
         count("blocks_read")
         self.bytes_read.update(inputs.bytes_read)
-        core = crop_halo(inputs.output_valid, bj.block)
-        if not core.any():
+        if not has_usable_core(inputs):
             # Nothing to fuse here (target cloud/fill or no usable reference): the block is
             # nodata in the product, recorded so the summary says why.
             count("blocks_empty")

@@ -1,7 +1,8 @@
 """FuseBlocks: Beam RunInference with the model package (one inference path for every model).
 
-A block whose output is not physical reflectance - beyond :data:`PHYSICAL_RANGE` in absolute
-value, or not finite anywhere - over its valid pixels is a model fault: it is dead-lettered
+A block whose output is not physical reflectance - beyond
+:data:`~fusion.blockfuse.PHYSICAL_RANGE` in absolute value, or not finite anywhere - over its
+valid pixels is a model fault (:func:`fusion.blockfuse.output_fault`): it is dead-lettered
 (stage ``inference``) and its product is not written, like a block the model failed on.
 """
 
@@ -17,8 +18,10 @@ import numpy.typing as npt
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 from apache_beam.pvalue import PCollection
 
+from fusion.blockfuse import PHYSICAL_RANGE as PHYSICAL_RANGE  # re-exported: the stage's limit
+from fusion.blockfuse import fused_block
+from fusion.blockfuse import output_fault as output_fault  # re-exported: the stage's check
 from fusion.blockio import stack_batch
-from fusion.grid import crop_halo
 from fusion.models import resolve_model
 from fusion.models.package import LoadedModel, load_model_package
 from pipelines.records import (
@@ -34,10 +37,6 @@ from pipelines.records import (
 )
 from pipelines.stages.common import count
 
-#: The largest absolute reflectance a model output may have on a valid pixel: surface
-#: reflectance lies in about [-0.2, 1.6]; beyond 2 the model (or its package) is at fault.
-PHYSICAL_RANGE = 2.0
-
 
 @dataclass(frozen=True)
 class ModelFault:
@@ -46,22 +45,6 @@ class ModelFault:
     key: str
     failed: BlockFailed
     reason: str
-
-
-def output_fault(core: npt.NDArray[np.float32], valid: npt.NDArray[np.bool_]) -> str | None:
-    """Why the fused ``core`` (B, h, w) is a model fault over its ``valid`` pixels, or None.
-
-    A fault: no valid pixel with a finite value in every band, or a finite value beyond
-    :data:`PHYSICAL_RANGE` on a valid pixel. A block without valid pixels is never one."""
-    if not valid.any():
-        return None
-    finite = valid & np.all(np.isfinite(core), axis=0)
-    if not finite.any():
-        return f"model fault: output not finite on any of the block's {int(valid.sum())} valid pixels"
-    peak = float(np.max(np.abs(core[:, finite])))
-    if peak > PHYSICAL_RANGE:
-        return f"model fault: output outside the physical range (max |value| {peak:.1f} > {PHYSICAL_RANGE:g})"
-    return None
 
 
 class FusionModelHandler(ModelHandler[BlockPayload, "BlockOutput | ModelFault", LoadedModel]):
@@ -103,17 +86,14 @@ class FusionModelHandler(ModelHandler[BlockPayload, "BlockOutput | ModelFault", 
 
 def block_output(payload: BlockPayload, result: npt.NDArray[np.float32]) -> BlockOutput | ModelFault:
     """The fused block (halo cropped, valid where the output is finite) from the model's (H, W, B)
-    ``result`` on the read window, or a :class:`ModelFault` if it is not reflectance."""
-    block = payload.inputs.block
-    core = crop_halo(np.moveaxis(result, -1, 0), block).astype(np.float32, copy=False)
-    usable: npt.NDArray[np.bool_] = crop_halo(payload.inputs.output_valid, block).astype(bool)
-    reason = output_fault(core, usable)
-    if reason is not None:
-        failed = BlockFailed(payload.spec.product_id, block, payload.inputs.n_blocks)
-        return ModelFault(payload.key, failed, f"{reason}; model package {payload.spec.model_href}")
-    valid = usable & np.all(np.isfinite(core), axis=0)
+    ``result`` on the read window, or a :class:`ModelFault` if it is not reflectance
+    (:func:`fusion.blockfuse.fused_block`, which ``fusion fuse-files`` uses too)."""
+    fused = fused_block(payload.inputs, result)
+    if isinstance(fused, str):
+        failed = BlockFailed(payload.spec.product_id, payload.inputs.block, payload.inputs.n_blocks)
+        return ModelFault(payload.key, failed, f"{fused}; model package {payload.spec.model_href}")
     return BlockOutput(
-        payload.spec, payload.tile, block, payload.inputs.n_blocks, core.astype(np.float32), valid
+        payload.spec, payload.tile, fused.block, payload.inputs.n_blocks, fused.fused, fused.valid
     )
 
 

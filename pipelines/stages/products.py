@@ -15,6 +15,7 @@ import numpy.typing as npt
 from apache_beam.pvalue import PCollection
 from apache_beam.transforms import combiners, window
 
+from fusion.blockfuse import FusedBlock, stitch_blocks
 from fusion.errors import FusionError
 from fusion.grid import Tile
 from fusion.models import resolve_model
@@ -57,13 +58,9 @@ def assemble(element: tuple[str, Iterable[BlockOutput | BlockFailed]]) -> Produc
         )
     first = parts[0]
     tile = first.tile
-    height, width = tile.shape
-    data = np.full((len(first.spec.bands), height, width), np.nan, np.float32)
-    valid = np.zeros((height, width), bool)
-    for part in parts:
-        rows, cols = part.block.core.slices
-        data[:, rows, cols] = part.fused
-        valid[rows, cols] = part.valid
+    data, valid = stitch_blocks(
+        tile.shape, len(first.spec.bands), (FusedBlock(p.block, p.fused, p.valid) for p in parts)
+    )
     if not valid.any():
         return dead_letter(
             "assemble", "no valid pixel in the whole product; not published", key=product_id, kind="skipped"
