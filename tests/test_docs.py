@@ -13,7 +13,10 @@ from fusion.request import FusionRequest
 from fusion.request_reference import BEGIN, END, reference_markdown, render_page
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["models", "evaluation", "deployment", "configuration", "troubleshooting", "usage", "architecture"]
+PAGES = [
+    "models", "evaluation", "deployment", "configuration", "troubleshooting", "usage", "architecture",
+    "api", "fuse-files", "development",
+]  # fmt: skip
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
 
 
