@@ -1,7 +1,8 @@
 # The two set-up commands of the README:
 #   make demo   install everything into .venv and run the demo
 #   make test   install everything into .venv and run lint, type checks and the whole test suite
-#               (the integration tests also need PostgreSQL 15 + PostGIS 3: .ci/run installs them)
+#               (the integration tests also need PostgreSQL 15 + PostGIS 3 and Chromium: .ci/run
+#               installs them; STAC Browser for `fusion browse` is built first, with npm)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,13 +10,16 @@ BIN := $(VENV)/bin
 CHECKOV_VENV ?= .venv-checkov
 # The STAC API server the integration tests start (stac-fastapi-pgstac, pypgstac): own venv too.
 STACAPI_VENV ?= .venv-stacapi
+# The STAC Browser `fusion browse` serves: built from the npm release browse/package.json pins
+# (browse/build.sh; about 2 minutes on 2 cores, Node.js 20 + npm), site in $(STAC_BROWSER)/dist.
+STAC_BROWSER ?= build/stac-browser
 
 # The exact versions tested here (and installed in the Dataflow image, infra/Dockerfile);
 # pyproject.toml only gives ranges. `make constraints` rewrites it from .venv.
 CONSTRAINTS := requirements/constraints.txt
 
 .PHONY: install demo demo-harmonize test lint docs clean dcstfn-package mgan-package evaluate evaluate-harmonize \
-	template-metadata constraints
+	template-metadata constraints stac-browser
 
 install: $(VENV)/.installed
 
@@ -51,6 +55,11 @@ $(STACAPI_VENV)/.installed: tests/servers/requirements-stacapi.txt
 # Rewrite the generated part of docs/configuration.md (the request field reference) from the code.
 docs: install
 	$(BIN)/python -c "from pathlib import Path; from fusion.request_reference import render_page; p = Path('docs/configuration.md'); p.write_text(render_page(p.read_text()))"
+
+stac-browser: $(STAC_BROWSER)/dist/index.html
+
+$(STAC_BROWSER)/dist/index.html: browse/package.json browse/package-lock.json browse/config.js browse/build.sh
+	browse/build.sh $(STAC_BROWSER)
 
 demo: install
 	$(BIN)/fusion demo --out demo-output
@@ -125,8 +134,9 @@ lint: install
 	$(BIN)/ruff format --check fusion pipelines
 	$(BIN)/mypy
 
-test: lint $(CHECKOV_VENV)/.installed $(STACAPI_VENV)/.installed
-	CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov STAC_API_VENV=$(abspath $(STACAPI_VENV)) $(BIN)/pytest
+test: lint $(CHECKOV_VENV)/.installed $(STACAPI_VENV)/.installed stac-browser
+	CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov STAC_API_VENV=$(abspath $(STACAPI_VENV)) \
+		FUSION_STAC_BROWSER=$(abspath $(STAC_BROWSER))/dist $(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(STACAPI_VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) $(STACAPI_VENV) $(STAC_BROWSER) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,7 +15,7 @@ from fusion.request_reference import BEGIN, END, reference_markdown, render_page
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [
     "models", "evaluation", "deployment", "configuration", "troubleshooting", "usage", "architecture",
-    "api", "fuse-files", "development",
+    "api", "fuse-files", "development", "browse",
 ]  # fmt: skip
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
 

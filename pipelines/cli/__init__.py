@@ -2,7 +2,7 @@
 Beam pipelines (``pipelines``).
 
 ``main`` is the click group; the commands live in one module per group (data, run, cloud,
-models, training, evaluate) and import what they run inside their functions, so that
+models, training, evaluate, browse) and import what they run inside their functions, so that
 ``fusion --help`` starts fast.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from fusion import __version__
-from pipelines.cli import cloud, data, evaluate, files, models, run, training
+from pipelines.cli import browse, cloud, data, evaluate, files, models, run, training
 
 
 class _DropRunnerNoise(logging.Filter):
@@ -107,6 +107,7 @@ for _command in (
     models.export_model_cmd,
     training.train,
     evaluate.evaluate,
+    browse.browse,
 ):
     main.add_command(_command)
 
