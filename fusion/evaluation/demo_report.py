@@ -23,7 +23,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 
 from fusion.blockio import GridWindow, read_scene
-from fusion.catalog import scene_from_item
+from fusion.catalog import Scene, scene_from_item
 from fusion.errors import SceneNotFound
 from fusion.evaluation.report import _display
 from fusion.evaluation.simulated import ProductScore, _products_by_tile_and_date
@@ -43,16 +43,22 @@ def pick_date(scores: Sequence[ProductScore], models: Sequence[str]) -> tuple[dt
     judge = "naive" if "naive" in models else models[0]
     rmse = {s.date: s.rmse for s in scores if s.model == judge and s.date in complete}
     date = max(complete, key=lambda d: (rmse[d], d))
-    return date, f"the date on which {judge} errs most (RMSE {rmse[date]:.4f}): the most change since its references"
+    return (
+        date,
+        f"the date on which {judge} errs most (RMSE {rmse[date]:.4f}): the most change since its references",
+    )
 
 
-def _linked_scene(item: Mapping[str, Any], item_path: Path, title_prefix: str) -> Any:
+def _linked_scene(item: Mapping[str, Any], item_path: Path, title_prefix: str) -> Scene:
+    """The input scene a product Item links by ``derived_from`` with this title prefix."""
     link = next(
-        lk for lk in item["links"] if lk["rel"] == "derived_from" and str(lk.get("title", "")).startswith(title_prefix)
+        lk
+        for lk in item["links"]
+        if lk["rel"] == "derived_from" and str(lk.get("title", "")).startswith(title_prefix)
     )
     href = link["href"]
     path = Path(href) if os.path.isabs(href) else (item_path.parent / href).resolve()
-    return scene_from_item(pystac.Item.from_file(str(path))), str(link["title"]).split(": ", 1)[-1]
+    return scene_from_item(pystac.Item.from_file(str(path)))
 
 
 def _on_product_grid(scene: Any, bands: list[str], cog: Path, factor: int) -> F32:
@@ -67,7 +73,9 @@ def _on_product_grid(scene: Any, bands: list[str], cog: Path, factor: int) -> F3
         block = read_scene(scene, bands, grid, Resampling.average)
         values = np.repeat(np.repeat(block.reflectance, factor, axis=0), factor, axis=1)
     else:
-        values = read_scene(scene, bands, GridWindow(crs, transform, height, width), Resampling.nearest).reflectance
+        values = read_scene(
+            scene, bands, GridWindow(crs, transform, height, width), Resampling.nearest
+        ).reflectance
     out: F32 = np.moveaxis(values, -1, 0).astype(np.float32)
     return out
 
@@ -89,23 +97,31 @@ def write_demo_figure(
 
     date, why = pick_date(scores, models)
     groups = _products_by_tile_and_date(products, simulation_dir)
-    (tile, start), group = next((k, g) for k, g in sorted(groups.items()) if k[1][:10] == date.isoformat())
+    (tile, _), group = next((k, g) for k, g in sorted(groups.items()) if k[1][:10] == date.isoformat())
     by_model = {m.item["properties"]["eo-fusion:model"]["name"]: m for m in group}
     first = by_model[models[0]]
     item_path = next(Path(products).glob(f"eo-fusion-*/{tile}/*/{first.item['id']}.json"))
     cog = item_path.parent / first.item["assets"]["data"]["href"]
     bands = first.bands
     ratio = max(spec.resolution_ratio for spec in get_metadata(models[0]).inputs)
-    fine_scene, fine_id = _linked_scene(first.item, item_path, "fine_tk1")
-    coarse_scene, coarse_id = _linked_scene(first.item, item_path, "target")
+    fine_scene = _linked_scene(first.item, item_path, "fine_tk1")
+    coarse_scene = _linked_scene(first.item, item_path, "target")
     panels: list[tuple[str, F32]] = [
-        (f"fine reference\n{fine_scene.datetime.date()} ({fine_scene.collection})", _on_product_grid(fine_scene, bands, cog, 1)),
-        (f"coarse input, {date}\n({coarse_scene.collection}, {ratio}x coarser)", _on_product_grid(coarse_scene, bands, cog, ratio)),
+        (
+            f"fine reference\n{fine_scene.datetime.date()} ({fine_scene.collection})",
+            _on_product_grid(fine_scene, bands, cog, 1),
+        ),
+        (
+            f"coarse input, {date}\n({coarse_scene.collection}, {ratio}x coarser)",
+            _on_product_grid(coarse_scene, bands, cog, ratio),
+        ),
         (f"simulated truth\n{first.truth_day} (not an input)", first.truth),
     ]
     rmse = {s.model: s.rmse for s in scores if s.date == date}
     for model in models:
-        fused, valid = read_product(cog if model == models[0] else _cog_of(products, tile, by_model[model].item))
+        fused, valid = read_product(
+            cog if model == models[0] else _cog_of(products, tile, by_model[model].item)
+        )
         panels.append((f"{model}\nRMSE {rmse[model]:.4f}", np.where(valid, fused, np.nan).astype(np.float32)))
     fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 3.4), squeeze=False)
     for ax, (title, image) in zip(axes[0], panels, strict=True):
@@ -159,9 +175,13 @@ def write_run_index(
     ]
     if figure is not None:
         figure_href = os.path.relpath(figure, root)
-        parts.append(f"<figure><img src='{esc(figure_href)}' alt='comparison' style='max-width:100%'>"
-                     f"<figcaption>{esc(caption)}</figcaption></figure>")
-    parts.append("<h2>Mean scores</h2><table><tr><th>model</th><th>products</th><th>RMSE</th><th>SSIM</th></tr>")
+        parts.append(
+            f"<figure><img src='{esc(figure_href)}' alt='comparison' style='max-width:100%'>"
+            f"<figcaption>{esc(caption)}</figcaption></figure>"
+        )
+    parts.append(
+        "<h2>Mean scores</h2><table><tr><th>model</th><th>products</th><th>RMSE</th><th>SSIM</th></tr>"
+    )
     for model in models:
         mine = [s for s in scores if s.model == model]
         if mine:
@@ -169,8 +189,10 @@ def write_run_index(
                 f"<tr><td>{esc(model)}</td><td>{len(mine)}</td><td>{np.mean([s.rmse for s in mine]):.4f}</td>"
                 f"<td>{np.mean([s.ssim for s in mine]):.4f}</td></tr>"
             )
-    parts.append("</table><h2>Products</h2><table><tr><th>thumbnail</th><th>date</th><th>observed</th>"
-                 "<th>model</th><th>valid</th><th>RMSE</th><th>SSIM</th><th>files</th></tr>")
+    parts.append(
+        "</table><h2>Products</h2><table><tr><th>thumbnail</th><th>date</th><th>observed</th>"
+        "<th>model</th><th>valid</th><th>RMSE</th><th>SSIM</th><th>files</th></tr>"
+    )
     for s in sorted(scores, key=lambda s: (s.date, s.model)):
         item_path = next(products.glob(f"eo-fusion-*/*/*/{s.product_id}.json"), None)
         if item_path is None:
@@ -179,10 +201,11 @@ def write_run_index(
         rel = Path(os.path.relpath(item_path.parent, root))
         thumb = rel / item["assets"]["thumbnail"]["href"]
         data = rel / item["assets"]["data"]["href"]
+        item_href = rel / item_path.name
         parts.append(
             f"<tr><td><img class='thumb' src='{esc(str(thumb))}' alt='{esc(s.product_id)}'></td>"
             f"<td>{s.date}</td><td>{s.truth_date}</td><td>{esc(s.model)}</td><td>{s.valid_fraction:.0%}</td>"
-            f"<td>{s.rmse:.4f}</td><td>{s.ssim:.4f}</td><td><a href='{esc(str(rel / item_path.name))}'>Item</a> "
+            f"<td>{s.rmse:.4f}</td><td>{s.ssim:.4f}</td><td><a href='{esc(str(item_href))}'>Item</a> "
             f"<a href='{esc(str(data))}'>COG</a></td></tr>"
         )
     parts.append("</table><h2>Dead letters</h2>")

@@ -184,7 +184,6 @@ def csv_rows(cases: Sequence[HarmonizeCase], means: Mapping[str, Scores]) -> lis
 def write_harmonize_report(
     out: Path, cases: Sequence[HarmonizeCase], notes: Sequence[str], caption: str
 ) -> dict[str, Any]:
-
     """table.md, table.csv, scores.json and figure.png (the first case) under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     per_case = [c.scores() for c in cases]
