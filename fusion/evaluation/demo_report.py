@@ -28,7 +28,6 @@ from fusion.errors import SceneNotFound
 from fusion.evaluation.report import _display
 from fusion.evaluation.simulated import ProductScore, _products_by_tile_and_date
 from fusion.models import get_metadata
-from fusion.publish import read_product
 
 F32 = npt.NDArray[np.float32]
 
@@ -119,10 +118,9 @@ def write_demo_figure(
     ]
     rmse = {s.model: s.rmse for s in scores if s.date == date}
     for model in models:
-        fused, valid = read_product(
-            cog if model == models[0] else _cog_of(products, tile, by_model[model].item)
-        )
-        panels.append((f"{model}\nRMSE {rmse[model]:.4f}", np.where(valid, fused, np.nan).astype(np.float32)))
+        loaded = by_model[model]  # its COG was read when the products were grouped
+        image = np.where(loaded.valid, loaded.fused, np.nan).astype(np.float32)
+        panels.append((f"{model}\nRMSE {rmse[model]:.4f}", image))
     fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 3.4), squeeze=False)
     for ax, (title, image) in zip(axes[0], panels, strict=True):
         rgb = _display(image, bands)
@@ -138,11 +136,6 @@ def write_demo_figure(
     fig.savefig(out, dpi=80)
     plt.close(fig)
     return out, caption
-
-
-def _cog_of(products: str | os.PathLike[str], tile: str, item: Mapping[str, Any]) -> Path:
-    item_path = next(Path(products).glob(f"eo-fusion-*/{tile}/*/{item['id']}.json"))
-    return item_path.parent / str(item["assets"]["data"]["href"])
 
 
 def _dead_letters(report_dir: Path) -> list[dict[str, Any]]:

@@ -101,12 +101,11 @@ def _box_sum(x: tf.Tensor, radius: int) -> tf.Tensor:
     return corner(size, size) - corner(0, size) - corner(size, 0) + corner(0, 0)
 
 
-def _window_mean(values: tf.Tensor, valid: tf.Tensor, radius: int) -> tf.Tensor:
-    """Mean of ``values`` over the ``valid`` pixels of the (2r+1)² window around every pixel
-    (0 where there is none): ``[N,H,W,C]``."""
-    count = _box_sum(valid, radius)
-    mean = _box_sum(values * valid, radius) / tf.maximum(count, 1.0)
-    return tf.cast(mean, values.dtype)
+def _window_means(valid: tf.Tensor, radius: int, *values: tf.Tensor) -> list[tf.Tensor]:
+    """Means of each of ``values`` over the ``valid`` pixels of the (2r+1)² window around every
+    pixel (0 where there is none), ``[N,H,W,C]`` each; the window counts are summed once."""
+    count = tf.maximum(_box_sum(valid, radius), 1.0)
+    return [tf.cast(_box_sum(v * valid, radius) / count, v.dtype) for v in values]
 
 
 def _upsample(coarse: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
@@ -282,9 +281,9 @@ def _combine(
     shape = tf.shape(f1)
     # Window means of the coarse images over the pixels valid in both pairs (the temporal
     # weights), and over each pair's own valid pixels (the one-pair fallback).
-    m0, m1, m2 = (_window_mean(c, both, r) for c in (c0, c1, c2))
-    m01, m1_own = _window_mean(c0, v1, r), _window_mean(c1, v1, r)
-    m02, m2_own = _window_mean(c0, v2, r), _window_mean(c2, v2, r)
+    m0, m1, m2 = _window_means(both, r, c0, c1, c2)
+    m01, m1_own = _window_means(v1, r, c0, c1)
+    m02, m2_own = _window_means(v2, r, c0, c2)
 
     # The conversion coefficient of every band, from the sums over the 2n regression points.
     npts = 2.0 * n
