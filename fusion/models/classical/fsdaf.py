@@ -60,6 +60,8 @@ WEIGHT_EPSILON = 1e-6
 EXTREME_WEIGHT = 10.0
 #: Coordinate-descent sweeps of the bounded least squares (a few classes: converged long before).
 LSQ_SWEEPS = 200
+#: The fine value of invalid pixels in the final filter's windows (never within a threshold).
+INVALID_MARK = 1e9
 #: Fine rows per step of the final filter (memory: rows x width x window² x bands floats).
 FILTER_ROWS = 8
 
@@ -358,7 +360,9 @@ def similar_pixel_filter(
     steps = (height + FILTER_ROWS - 1) // FILTER_ROWS
     extra = steps * FILTER_ROWS - height  # rows below the image so every step is full
     pad = [[r, r + extra], [r, r], [0, 0]]
-    fine_p = tf.pad(fine_tk, pad)
+    # Invalid pixels (and the padding) carry a fine value no centre is near: never similar.
+    marked = tf.where(tf.broadcast_to(valid > 0, shape), fine_tk, INVALID_MARK)
+    fine_p = tf.pad(marked, pad, constant_values=INVALID_MARK)
     valid_p = tf.pad(valid, pad)
     change_p = tf.pad(change, pad)
     dy = tf.range(offsets) // win - r
@@ -384,11 +388,10 @@ def similar_pixel_filter(
         # A clipped window (the authors' code adds 1e-5 to its distances).
         edge_row = (rows < r) | (rows > height - 1 - r)
         edge = edge_row[:, None] | edge_col[None, :]
-        return select(patches(fine_p), patches(valid_p)[..., 0], centre, centre_valid, edge, rows)
+        return select(patches(fine_p), centre, centre_valid, edge, rows)
 
     def rank_and_average(
         neighbours: tf.Tensor,
-        neighbour_valid: tf.Tensor,
         centre: tf.Tensor,
         centre_valid: tf.Tensor,
         edge: tf.Tensor,
@@ -397,7 +400,7 @@ def similar_pixel_filter(
         """The similar pixels of a few rows and their weighted change (one XLA computation:
         the element-wise work over rows x width x window² fuses, and XLA's top-k is 2x faster)."""
         gap = tf.abs(neighbours - centre[:, :, None, :])
-        candidate = (neighbour_valid > 0) & tf.reduce_all(gap < thresholds, -1) & centre_valid[:, :, None]
+        candidate = tf.reduce_all(gap < thresholds, -1) & centre_valid[:, :, None]
         spectral = tf.reduce_sum(gap / (centre[:, :, None, :] + 1e-8), -1)  # [R,W,win²]
         dist = distance[None, None, :] + tf.where(edge, 1e-5, 0.0)[:, :, None]
         score = tf.where(candidate, (spectral + 1e-5) * (10.0 + dist / r), float("inf"))
