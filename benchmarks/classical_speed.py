@@ -6,9 +6,10 @@ our own exporter with the shipped package's parameters for 3 bands and ratio 16,
 called through the package contract (``LoadedModel.predict``) as the pipeline calls it, on
 patchy synthetic fields (four land covers, noise, a change between the dates): the work of
 these methods does not depend on the values. The first call (XLA compilation) is timed apart;
-then the median of ``--repeat`` calls.
+then the median of ``--repeat`` calls. FSDAF's classes, unmixing and spline are per call, as in the
+pipeline (one block, one call).
 
-    .venv/bin/python benchmarks/classical_speed.py [--repeat 5] [--size 400]
+    .venv/bin/python benchmarks/classical_speed.py [--repeat 5] [--size 400] [--only fsdaf,estarfm]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from fusion.models import get_metadata
 from fusion.models.classical.estarfm import EstarfmConfig, export_estarfm
+from fusion.models.classical.fsdaf import FsdafConfig, export_fsdaf
 from fusion.models.classical.naive import export_naive
 from fusion.models.classical.starfm import StarfmConfig, export_starfm
 from fusion.models.package import LoadedModel, load_model_package
@@ -77,6 +79,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--size", type=int, default=400)
+    parser.add_argument("--only", default="", help="comma-separated packages (default: all)")
     args = parser.parse_args()
     data = inputs(args.size)
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +91,10 @@ def main() -> int:
             "estarfm": lambda p: export_estarfm(
                 p, EstarfmConfig(**get_metadata("estarfm").parameters), BANDS, RATIO
             ),
+            "fsdaf": lambda p: export_fsdaf(p, FsdafConfig(**get_metadata("fsdaf").parameters), BANDS, RATIO),
         }
+        if args.only:
+            exports = {k: v for k, v in exports.items() if k in args.only.split(",")}
         print(f"{args.size} x {args.size} x {len(BANDS)} bands, ratio {RATIO}, median of {args.repeat} calls")
         print("| package | first call (s) | median (s) | peer (s) | speed-up |")
         print("|---|---:|---:|---:|---:|")

@@ -35,6 +35,7 @@ PACKAGES_DIR = Path(__file__).parent / "packages"
 EXPORTERS: dict[str, str] = {
     "starfm": "fusion.models.classical.starfm:export_starfm",
     "estarfm": "fusion.models.classical.estarfm:export_estarfm",
+    "fsdaf": "fusion.models.classical.fsdaf:export_fsdaf",
     "naive": "fusion.models.classical.naive:export_naive",
     "bandpass": "fusion.models.classical.bandpass:export_bandpass",
     "area-average": "fusion.models.classical.bandpass:export_area_average",

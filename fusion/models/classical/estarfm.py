@@ -86,7 +86,7 @@ class EstarfmConfig:
         return asdict(self)
 
 
-def _box_sum(x: tf.Tensor, radius: int) -> tf.Tensor:
+def box_sum(x: tf.Tensor, radius: int) -> tf.Tensor:
     """Sum over the (2r+1)² window around every pixel, clipped at the edges: ``[N,H,W,C]``,
     through an integral image in float64 (exact enough for window means of reflectance)."""
     x64 = tf.cast(x, tf.float64)
@@ -104,11 +104,11 @@ def _box_sum(x: tf.Tensor, radius: int) -> tf.Tensor:
 def _window_means(valid: tf.Tensor, radius: int, *values: tf.Tensor) -> list[tf.Tensor]:
     """Means of each of ``values`` over the ``valid`` pixels of the (2r+1)² window around every
     pixel (0 where there is none), ``[N,H,W,C]`` each; the window counts are summed once."""
-    count = tf.maximum(_box_sum(valid, radius), 1.0)
-    return [tf.cast(_box_sum(v * valid, radius) / count, v.dtype) for v in values]
+    count = tf.maximum(box_sum(valid, radius), 1.0)
+    return [tf.cast(box_sum(v * valid, radius) / count, v.dtype) for v in values]
 
 
-def _upsample(coarse: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+def upsample(coarse: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
     """Bilinear (half-pixel centred) resize of a coarse NHWC tensor to ``like``'s H and W (the
     identity when they agree). Unlike :func:`.starfm.upsample_to` there is no ``tf.cond``: under
     XLA a conditional of two shapes has a dynamic shape, and the integral images of the window
@@ -163,9 +163,9 @@ def estarfm(
     if not (len(fine_refs) == len(coarse_refs) == len(valid_refs) == 2):
         raise ConfigError("ESTARFM needs exactly two reference pairs (fine, coarse, valid each)")
     f1, f2 = fine_refs
-    c0 = _upsample(coarse_t0, f1)
-    c1 = _upsample(coarse_refs[0], f1)
-    c2 = _upsample(coarse_refs[1], f1)
+    c0 = upsample(coarse_t0, f1)
+    c1 = upsample(coarse_refs[0], f1)
+    c2 = upsample(coarse_refs[1], f1)
     v1 = tf.cast(valid_refs[0] > 0, f1.dtype)
     v2 = tf.cast(valid_refs[1] > 0, f1.dtype)
     both = v1 * v2
