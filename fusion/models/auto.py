@@ -2,7 +2,7 @@
 
 ``classical-auto`` fuses each job - one target date on one grid tile - with ESTARFM
 (:data:`TWO_PAIR_METHOD`) when two usable reference pairs bracket the target date, and with the
-one-pair method (:data:`ONE_PAIR_METHOD`) otherwise. "Usable" is what the job planning already
+one-pair method (:data:`ONE_PAIR_METHOD`, FSDAF) otherwise. "Usable" is what the job planning already
 decided: :func:`fusion.pairing.pair_tile` gives a job the nearest clear pair on or before its
 date and the nearest after it, each within ``max_gap_days``, up to ``max_pairs`` (nearest
 first), so a job brackets its date exactly when it holds a pair on each side.
@@ -28,9 +28,9 @@ from fusion.pairing import FusionJob
 
 #: The method of a job whose reference pairs bracket its date (one before, one after).
 TWO_PAIR_METHOD = "estarfm"
-#: The method of a job with one reference pair. It becomes "fsdaf" once the FSDAF package
-#: (fusion/models/classical/fsdaf.py) is in the registry; tests read this constant.
-ONE_PAIR_METHOD = "starfm"
+#: The method of a job with one reference pair: FSDAF (fusion/models/classical/fsdaf.py), made
+#: for abrupt change from one pair; tests read this constant.
+ONE_PAIR_METHOD = "fsdaf"
 
 
 @dataclass(frozen=True)
