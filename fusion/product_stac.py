@@ -180,6 +180,7 @@ def product_item(
     :func:`update_catalog`, which knows where the model Item is)."""
     geom = wgs84_polygon(tile.bounds, tile.grid.crs)
     sensor_note = ", ".join(f"{role}={item_id}" for role, item_id, _ in spec.input_items)
+    chosen = f"; chosen by {spec.method_choice}: {spec.method_reason}" if spec.method_choice else ""
     item = pystac.Item(
         id=spec.product_id,
         geometry=round_geometry(geom),
@@ -203,7 +204,7 @@ def product_item(
             "processing:level": "L3",
             "processing:lineage": (
                 f"eo-fusion {spec.task} fusion with model {spec.model} {spec.model_version} "
-                f"(sha256 {spec.model_checksum[:16]}) of {sensor_note}"
+                f"(sha256 {spec.model_checksum[:16]}) of {sensor_note}{chosen}"
             ),
             "processing:software": _software(),
             "processing:datetime": _stamp(dt.datetime.now(dt.UTC)),
@@ -220,6 +221,15 @@ def product_item(
             "eo-fusion:valid_fraction": round(float(valid.mean()), 6),
         }
     )
+    if spec.method_choice is not None:
+        # A model choice picked the package: which method made the product, and why.
+        item.properties.update(
+            {
+                "eo-fusion:method": spec.model,
+                "eo-fusion:method_reason": spec.method_reason,
+                "eo-fusion:method_choice": spec.method_choice,
+            }
+        )
     details = band_details(spec)
     data = pystac.Asset(
         href=f"./{cog.name}",
@@ -484,6 +494,10 @@ def _product_collection(
 ) -> pystac.Collection:
     first = items[0]["properties"]
     task, model = first["eo-fusion:task"], first["eo-fusion:model"]["name"]
+    methods = sorted({i["properties"]["eo-fusion:model"]["name"] for i in items})
+    choice = first.get("eo-fusion:method_choice")
+    if isinstance(choice, str):  # a model choice's collection: its products name their method
+        model = f"{choice} (per product: {', '.join(methods)})"
     inputs = sorted({c for i in items for c in i["properties"].get("eo-fusion:input_collections", [])})
     licence, providers, licence_links = _licensing(inputs, licensing, previous)
     coll = pystac.Collection(
@@ -496,7 +510,10 @@ def _product_collection(
         ),
         extent=_extent(items),
         license=licence,
-        keywords=sorted({"eo-fusion", "image fusion", "surface reflectance", task, model, *inputs}),
+        keywords=sorted(
+            {"eo-fusion", "image fusion", "surface reflectance", task, *methods, *inputs}
+            | ({choice} if isinstance(choice, str) else set())
+        ),
         providers=[pystac.Provider.from_dict(p) for p in providers],
         # A summary must not be an empty list (the collection schema refuses one).
         summaries=pystac.Summaries(
@@ -506,7 +523,8 @@ def _product_collection(
                     ("gsd", sorted({i["properties"]["gsd"] for i in items})),
                     ("proj:code", sorted({i["properties"]["proj:code"] for i in items})),
                     ("eo-fusion:task", [task]),
-                    ("eo-fusion:model", sorted({i["properties"]["eo-fusion:model"]["name"] for i in items})),
+                    ("eo-fusion:model", methods),
+                    ("eo-fusion:method_choice", [choice] if isinstance(choice, str) else []),
                     ("eo-fusion:input_collections", inputs),
                 )
                 if values

@@ -39,6 +39,7 @@ from fusion import storage
 from fusion.catalog import COG_MEDIA_TYPE
 from fusion.errors import SceneNotFound
 from fusion.grid import Tile
+from fusion.models.auto import MethodChoice
 from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob
 from fusion.product_stac import (
@@ -117,6 +118,10 @@ class ProductSpec:
     input_collections: tuple[str, ...] = ()
     #: the sensor (``fusion.sensors`` name) whose bands the product stands for: wavelengths
     output_sensor: str | None = None
+    #: the model choice (``classical-auto``) that picked ``model`` for this product, and why;
+    #: None when the request named the package itself
+    method_choice: str | None = None
+    method_reason: str | None = None
 
     def folder(self, output: str | os.PathLike[str]) -> str:
         return storage.join_inside(output, self.relative_dir)
@@ -185,6 +190,7 @@ def product_spec(
     lineage: JobLineage,
     *,
     block_size: int,
+    method: MethodChoice | None = None,
 ) -> ProductSpec:
     """The product of ``job`` with a model: its deterministic id and paths, and its lineage
     (the task's :meth:`~fusion.tasks.base.FusionTask.lineage` of the job).
@@ -193,21 +199,26 @@ def product_spec(
     parameters and ``block_size`` - a model sees each block with its halo, and invalid pixels
     are filled from what the block's read window holds, so another block layout gives
     slightly different pixels (up to 0.008 reflectance next to clouds) and must not be taken
-    for the same product."""
+    for the same product.
+
+    ``method``: the decision of a model choice (:mod:`fusion.models.auto`) that picked
+    ``metadata``'s package for this job. The product then lives in the choice's collection
+    (``eo-fusion-spatiotemporal-classical-auto``), keeps the package's name in its id, and the
+    hash also covers the choice and its reason, which its Item records."""
     inputs = list(lineage.input_items)
-    identity = json.dumps(
-        {
-            "tile": job.tile_id,
-            "date": job.date.isoformat(),
-            "inputs": [(role, item_id) for role, item_id, _ in inputs],
-            "model": checksum,
-            "parameters": parameters,
-            "block_size": block_size,
-        },
-        sort_keys=True,
-    )
+    fields: dict[str, Any] = {
+        "tile": job.tile_id,
+        "date": job.date.isoformat(),
+        "inputs": [(role, item_id) for role, item_id, _ in inputs],
+        "model": checksum,
+        "parameters": parameters,
+        "block_size": block_size,
+    }
+    if method is not None:  # only then: the ids of products of one package stay as they were
+        fields["choice"] = {"name": method.choice, "reason": method.reason}
+    identity = json.dumps(fields, sort_keys=True)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
-    coll = collection_id(metadata.task, metadata.name)
+    coll = collection_id(metadata.task, method.choice if method is not None else metadata.name)
     pid = f"{metadata.task}-{metadata.name}-{job.tile_id}-{job.date:%Y%m%d}-{digest}"
     return ProductSpec(
         product_id=pid,
@@ -227,6 +238,8 @@ def product_spec(
         reference_dates=lineage.reference_dates,
         input_collections=lineage.input_collections,
         output_sensor=lineage.output_sensor,
+        method_choice=method.choice if method is not None else None,
+        method_reason=method.reason if method is not None else None,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from fusion.errors import ConfigError
 from fusion.evaluation.harmonize import TASK, harmonize_cases, write_harmonize_report
-from fusion.models import get_metadata
+from fusion.models import get_choice, get_metadata, is_model_choice
 from fusion.request import FusionRequest
 from pipelines.run import run_each_model
 
@@ -37,7 +37,7 @@ def run_and_score(
     Without ``require_cases`` a period with no date to score is not an error (the summary
     then has no cases and no report is written)."""
     for model in models:
-        task = get_metadata(model).task
+        task = get_choice(model).task if is_model_choice(model) else get_metadata(model).task
         if task != TASK:
             raise ConfigError(f"model {model!r} is a {task!r} model; name {TASK} models")
     request = FusionRequest(

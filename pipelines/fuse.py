@@ -21,8 +21,9 @@ import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
 from fusion.errors import ConfigError
-from fusion.models import is_builtin_model, resolve_model
-from fusion.models.package import ModelMetadata, load_model_package
+from fusion.models import get_choice, is_builtin_model, is_model_choice, resolve_model
+from fusion.models.auto import JobModels, PackageRef
+from fusion.models.package import load_model_package
 from fusion.request import FusionRequest, check_catalog, check_output, check_request_credentials
 from fusion.tasks import FusionTask
 from pipelines.records import DEAD_LETTER, EMPTY, EXISTING, FAILED_BLOCKS, MAIN
@@ -56,38 +57,24 @@ def _record_json(record: Any) -> str:
 
 @dataclass(frozen=True)
 class PreparedModel:
-    """What a run resolves and checks before any stage: the request's task and its model
-    package (folder, metadata, checksum) and the block alignment the model needs."""
+    """What a run resolves and checks before any stage: the request's task and the model
+    packages that fuse its jobs - the request's one package, or the packages of a model choice
+    (``classical-auto``), each with its metadata, checksum and block alignment."""
 
     task: FusionTask
-    model_dir: str  #: the package folder here, on the machine that builds the pipeline
-    #: the model as the stages name it: a built-in name, resolved where the stage runs (a
-    #: Dataflow worker has eo-fusion installed in another place than the launching checkout),
-    #: or the package path the request gives
-    model_ref: str
-    metadata: ModelMetadata
-    checksum: str
-    align: int
+    models: JobModels
 
 
-def prepare(request: FusionRequest, probe_output: bool = True) -> PreparedModel:
-    """Refuse what would fail later (output location, catalog root, credentials, a model of
-    another task or whose package does not check out, sizes the model cannot use) and resolve
-    the model; nothing is searched and no scene is read. ``probe_output``: also create and
-    remove a probe file in the output (a dry run writes nothing there)."""
-    check_output_location(request.output)
-    check_catalog(request.catalog)
-    check_output(request, probe=probe_output)
-    check_request_credentials(request)
-    task = request.fusion_task
-    model_dir = resolve_model(request.model)
+def _prepare_package(request: FusionRequest, task: FusionTask, model: str) -> PackageRef:
+    """Load and check one package of the request's model (a built-in name or a folder)."""
+    model_dir = resolve_model(model)
     # The whole package (metadata, SavedModel, signature against the metadata) here rather than
     # in the first inference bundle: a broken package is refused with one line, before any reading.
     loaded = load_model_package(model_dir)
     metadata, checksum = loaded.metadata, loaded.checksum
     if metadata.task != task.name:
         raise ConfigError(
-            f"model {request.model!r} is a {metadata.task!r} model but the request's task is "
+            f"model {model!r} is a {metadata.task!r} model but the request's task is "
             f"{task.name!r}; choose a {task.name} model (`fusion models` lists tasks) or set task"
         )
     task.check_model(metadata, str(model_dir))
@@ -98,8 +85,34 @@ def prepare(request: FusionRequest, probe_output: bool = True) -> PreparedModel:
                 f"{label} {size} must be a multiple of {align} for model {metadata.name!r} "
                 f"(its coarse ratio or source pixel sizes on the {request.resolution:g} m grid)"
             )
-    model_ref = request.model if is_builtin_model(request.model) else str(model_dir)
-    return PreparedModel(task, str(model_dir), model_ref, metadata, checksum, align)
+    # The stages name a built-in package by name (each worker resolves it in its own
+    # installation: a Dataflow worker has eo-fusion elsewhere than the launching checkout).
+    ref = model if is_builtin_model(model) else str(model_dir)
+    return PackageRef(ref, metadata, checksum, align)
+
+
+def prepare(request: FusionRequest, probe_output: bool = True) -> PreparedModel:
+    """Refuse what would fail later (output location, catalog root, credentials, a model of
+    another task or whose package does not check out, sizes the model cannot use) and resolve
+    the model - for a model choice, every package it may pick; nothing is searched and no
+    scene is read. ``probe_output``: also create and remove a probe file in the output (a dry
+    run writes nothing there)."""
+    check_output_location(request.output)
+    check_catalog(request.catalog)
+    check_output(request, probe=probe_output)
+    check_request_credentials(request)
+    task = request.fusion_task
+    if not is_model_choice(request.model):
+        return PreparedModel(task, JobModels((_prepare_package(request, task, request.model),)))
+    choice = get_choice(request.model)
+    if choice.task != task.name:
+        raise ConfigError(
+            f"model {request.model!r} picks {choice.task} models ({', '.join(choice.packages)}) but "
+            f"the request's task is {task.name!r}; choose a {task.name} model (`fusion models`) or set task"
+        )
+    packages = tuple(_prepare_package(request, task, name) for name in choice.packages)
+    choice.check({p.ref: p.metadata for p in packages})
+    return PreparedModel(task, JobModels(packages, choice, request.pairing.max_pairs))
 
 
 def plan_jobs(
@@ -111,7 +124,7 @@ def plan_jobs(
     assets only. ``fusion run --dry-run`` stops here."""
     scenes = pipeline | "SearchScenes" >> SearchScenes(request)
     assessed = scenes[MAIN] | "AssessScenes" >> AssessScenes(
-        prepared.task.qa_factors(prepared.metadata.coarse_ratio)
+        prepared.task.qa_factors(prepared.models.coarse_ratio)
     )
     planned_jobs = assessed[MAIN] | "PlanJobs" >> PlanJobs(request)
     # Both are inputs the run leaves out; every caller reports them together.
@@ -125,14 +138,14 @@ def build_pipeline(
     """Add the fusion graph for ``request`` to ``pipeline`` (not run). With ``report_dir``,
     product records and dead letters are also written there as JSON lines."""
     prepared = prepare(request)
-    # Stages get the model's reference, never this machine's folder of a built-in package.
-    task, model_ref, metadata = prepared.task, prepared.model_ref, prepared.metadata
+    # Stages get the models' references, never this machine's folder of a built-in package.
+    task, models = prepared.task, prepared.models
     assessed, planned_jobs = plan_jobs(request, pipeline, prepared)
     planned = planned_jobs[MAIN] | "PlanBlocks" >> PlanBlocks(
-        request.output, task, metadata, prepared.checksum, model_ref, request.block_size, prepared.align
+        request.output, task, models, request.block_size
     )
-    read = planned[MAIN] | "ReadBlocks" >> ReadBlocks(task, metadata)
-    fused = read[MAIN] | "FuseBlocks" >> FuseBlocks(model_ref)
+    read = planned[MAIN] | "ReadBlocks" >> ReadBlocks(task, models)
+    fused = read[MAIN] | "FuseBlocks" >> FuseBlocks(models.refs)
     blocks = (
         fused[MAIN],
         read[EMPTY],
@@ -144,7 +157,7 @@ def build_pipeline(
     stac = published | "PublishStac" >> PublishStac(
         request.output,
         request.stac_api,
-        model_ref,
+        models.refs,
         request.catalog,
         tuple(sorted(set(request.collections.values()))),
     )

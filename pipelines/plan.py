@@ -22,12 +22,13 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from fusion.errors import ConfigError
+from fusion.models.auto import JobModels
 from fusion.pairing import FusionJob
 from fusion.request import FusionRequest
 from pipelines.fuse import plan_jobs, prepare
 from pipelines.records import DEAD_LETTER, MAIN, NAMESPACE, DeadLetter, read_jsonl
 from pipelines.run import beam_counters, is_remote_runner
-from pipelines.stages.blocks import job_product
+from pipelines.stages.blocks import job_spec
 
 #: The actions of a plan row.
 FUSE, EXISTS, SKIP = "fuse", "exists", "skip"
@@ -46,6 +47,9 @@ class PlanRow:
     scene: str = ""  #: the target scene (the scene a skip is about)
     inputs: tuple[str, ...] = ()  #: every input item id (fuse / exists)
     product_id: str = ""
+    model: str = ""  #: the package that fuses it (fuse / exists)
+    #: why a model choice (``classical-auto``) picked ``model``; "" when the request named it
+    method_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +77,10 @@ class RunPlan:
             return "  ".join(v.ljust(w) for v, w in zip(c[:4], widths, strict=True)) + "  " + c[4]
 
         n = self.actions()
+        chosen = Counter(r.model for r in self.rows if r.method_reason)
+        by_method = (
+            "; by method: " + ", ".join(f"{m} {k}" for m, k in sorted(chosen.items())) if chosen else ""
+        )
         scenes = self.counters.get("scenes_found", 0)
         assessed = self.counters.get("observations_assessed", 0)
         lines = [
@@ -86,22 +94,16 @@ class RunPlan:
         tiles = len({r.tile for r in self.rows if r.tile != "-"})  # "-": an item the search dropped
         lines.append(
             f"plan: {n[FUSE]} to fuse, {n[EXISTS]} already in the output, {n[SKIP]} skipped "
-            f"on {tiles} tile(s)"
+            f"on {tiles} tile(s){by_method}"
         )
         return "\n".join(lines)
 
 
 def _job_row(
-    element: tuple[FusionJob, Any],
-    output: str,
-    task: Any,
-    metadata: Any,
-    checksum: str,
-    href: str,
-    block_size: int,
+    element: tuple[FusionJob, Any], output: str, task: Any, models: JobModels, block_size: int
 ) -> str:
     job, _tile = element
-    spec = job_product(job, task, metadata, checksum, href, block_size)
+    spec, _package = job_spec(job, task, models, block_size)
     state = spec.state(output)
     exists = state.finished
     inputs = tuple(item_id for _, item_id, _ in spec.input_items)
@@ -111,6 +113,8 @@ def _job_row(
         if exists
         else " ".join(f"{role}={item_id}" for role, item_id, _ in spec.input_items)
     )
+    if spec.method_reason:  # a model choice picked the package: which, and why
+        reason = f"{spec.model}: {spec.method_reason}; {reason}"
     if state.problem is not None:  # there, but broken: the run writes it again
         reason = f"redo: {state.location}: {state.problem}; {reason}"
     row = PlanRow(
@@ -122,6 +126,8 @@ def _job_row(
         job.target.scene.id,
         inputs,
         spec.product_id,
+        spec.model,
+        spec.method_reason or "",
     )
     return json.dumps(row.to_json())
 
@@ -150,14 +156,11 @@ def plan_run(
     if is_remote_runner(options):
         raise ConfigError("--dry-run plans here, on the local runner; drop --runner from the Beam options")
     prepared = prepare(request, probe_output=False)
-    output, task, metadata = request.output, prepared.task, prepared.metadata
-    checksum, href = prepared.checksum, prepared.model_ref
+    output, task, models = request.output, prepared.task, prepared.models
     with tempfile.TemporaryDirectory(prefix="fusion-plan-") as tmp:
         pipeline = beam.Pipeline(options=options)
         assessed, planned = plan_jobs(request, pipeline, prepared)
-        jobs = planned[MAIN] | "PlanRows" >> beam.Map(
-            _job_row, output, task, metadata, checksum, href, request.block_size
-        )
+        jobs = planned[MAIN] | "PlanRows" >> beam.Map(_job_row, output, task, models, request.block_size)
         skips = (assessed[DEAD_LETTER], planned[DEAD_LETTER]) | "NotFused" >> beam.Flatten()
         rows = (jobs, skips | "SkipRows" >> beam.Map(_dead_letter_row)) | "AllRows" >> beam.Flatten()
         _ = rows | "WritePlan" >> beam.io.WriteToText(

@@ -71,9 +71,19 @@ class ProductRecord:
     status: str
     item: str | None = None
     valid_fraction: float | None = None
+    model: str | None = None  #: the package that made it
+    #: the model choice that picked ``model`` (``classical-auto``), when the request named one
+    choice: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def product_record(
+    spec: ProductSpec, status: str, item: str | None = None, valid_fraction: float | None = None
+) -> ProductRecord:
+    """The record of ``spec``'s product: ``written`` now or ``exists`` from an earlier run."""
+    return ProductRecord(spec.product_id, status, item, valid_fraction, spec.model, spec.method_choice)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,14 @@ class RunSummary:
     def existing(self) -> list[dict[str, Any]]:
         return [p for p in self.products if p["status"] == "exists"]
 
+    def by_method(self) -> dict[str, Counter[str]]:
+        """Products a model choice made (written or existing), per choice and package."""
+        out: dict[str, Counter[str]] = {}
+        for p in self.products:
+            if p.get("choice"):
+                out.setdefault(p["choice"], Counter())[str(p.get("model"))] += 1
+        return out
+
     def reasons(self) -> Counter[tuple[str, str, str]]:
         """(stage, kind, reason without per-item detail) -> count."""
         out: Counter[tuple[str, str, str]] = Counter()
@@ -83,6 +91,9 @@ class RunSummary:
             + (f", {redone} redone: an earlier product did not check out" if redone else "")
             + ")"
         ]
+        for choice, counts in sorted(self.by_method().items()):
+            methods = ", ".join(f"{model} {n}" for model, n in sorted(counts.items()))
+            lines.append(f"  products by method ({choice}): {methods}")
         for (stage, kind, reason), n in sorted(self.reasons().items()):
             lines.append(f"  {n:4d} x {stage:8s} {kind:7s} {reason}")
         why = self.why_no_product()
@@ -194,11 +205,11 @@ def run_each_model(
     """Run ``base`` once per model into OUT/products (finished products are reused), with each
     run's report in OUT/reports/<model name>; says "<verb> start..end with <name>" and the
     first line of each summary. Returns the summaries by model name, in ``models`` order."""
-    from fusion.models import get_metadata
+    from fusion.models import get_metadata, is_model_choice
 
     summaries: dict[str, RunSummary] = {}
     for model in models:
-        name = get_metadata(model).name
+        name = model if is_model_choice(model) else get_metadata(model).name
         request = dataclasses.replace(base, model=model, output=str(out / "products"))
         progress(f"{verb} {base.start}..{base.end} with {name}")
         summary = run_fusion(request, out / "reports" / name)

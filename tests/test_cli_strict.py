@@ -177,9 +177,10 @@ def test_fusion_models_prints_only_its_table_and_never_imports_tensorflow() -> N
     fusion = Path(sys.executable).parent / "fusion"
     shown = subprocess.run([str(fusion), "models"], capture_output=True, text=True, timeout=300)
     lines = (shown.stdout + shown.stderr).splitlines()
-    from fusion.models import list_models
+    from fusion.models import list_choices, list_models
 
-    assert [line.split()[0] for line in lines] == list_models(), lines
+    # The packages, then the model choices (classical-auto).
+    assert [line.split()[0] for line in lines] == list_models() + list_choices(), lines
 
 
 def _every_command(group: click.Group, ctx: click.Context, path: list[str]) -> list[list[str]]:

@@ -17,6 +17,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from fusion.blockio import tile_clear_fraction
 from fusion.grid import plan_blocks
 from fusion.models import get_metadata, resolve_model
+from fusion.models.auto import JobModels
 from fusion.models.package import package_checksum
 from fusion.pairing import Observation, pair_tile
 from fusion.publish import NODATA, multihash_sha256, product_spec
@@ -131,7 +132,11 @@ def test_plan_blocks_cuts_halo_blocks_and_skips_existing(pipe_scenes: Path, tmp_
     data = {"file:size": cog.stat().st_size, "file:checksum": multihash_sha256(cog)}
     item.write_text(json.dumps({"type": "Feature", "id": done.product_id, "assets": {"data": data}}))
     with BeamTestPipeline() as p:
-        out = p | beam.Create(jobs) | PlanBlocks(request.output, TASK, meta, checksum, str(model_dir), 128)
+        out = (
+            p
+            | beam.Create(jobs)
+            | PlanBlocks(request.output, TASK, JobModels.single(str(model_dir), meta, checksum), 128)
+        )
         shapes = out[MAIN] | beam.Map(
             lambda b: (b.spec.product_id, b.n_blocks, b.block.read.height, b.block.read.width)
         )
@@ -199,7 +204,7 @@ def test_read_blocks_gives_finite_model_inputs_and_dead_letters_a_truncated_cog(
         )
 
     with BeamTestPipeline() as p:
-        out = p | beam.Create([good, bad]) | ReadBlocks(TASK, meta)
+        out = p | beam.Create([good, bad]) | ReadBlocks(TASK, JobModels.single("starfm", meta, ""))
         assert_that(out[MAIN] | beam.Map(check), equal_to([(7, True, True)]), label="inputs")
         dead = out[DEAD_LETTER] | beam.Map(lambda r: (r.stage, r.kind, r.asset))
         assert_that(dead, equal_to([("read", "failed", broken_href)]), label="dead")

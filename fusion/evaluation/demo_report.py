@@ -26,8 +26,8 @@ from fusion.blockio import GridWindow, read_scene
 from fusion.catalog import Scene, scene_from_item
 from fusion.errors import SceneNotFound
 from fusion.evaluation.report import _display
-from fusion.evaluation.simulated import ProductScore, _products_by_tile_and_date
-from fusion.models import get_metadata
+from fusion.evaluation.simulated import ProductScore, _products_by_tile_and_date, run_model
+from fusion.models import get_metadata, is_model_choice
 
 F32 = npt.NDArray[np.float32]
 
@@ -97,12 +97,14 @@ def write_demo_figure(
     date, why = pick_date(scores, models)
     groups = _products_by_tile_and_date(products, simulation_dir)
     (tile, _), group = next((k, g) for k, g in sorted(groups.items()) if k[1][:10] == date.isoformat())
-    by_model = {m.item["properties"]["eo-fusion:model"]["name"]: m for m in group}
+    by_model = {run_model(m.item["properties"])[0]: m for m in group}
     first = by_model[models[0]]
     item_path = next(Path(products).glob(f"eo-fusion-*/{tile}/*/{first.item['id']}.json"))
     cog = item_path.parent / first.item["assets"]["data"]["href"]
     bands = first.bands
-    ratio = max(spec.resolution_ratio for spec in get_metadata(models[0]).inputs)
+    # A model choice's product names the package it came from.
+    package = first.item["properties"]["eo-fusion:model"]["name"] if is_model_choice(models[0]) else models[0]
+    ratio = max(spec.resolution_ratio for spec in get_metadata(package).inputs)
     fine_scene = _linked_scene(first.item, item_path, "fine_tk1")
     coarse_scene = _linked_scene(first.item, item_path, "target")
     panels: list[tuple[str, F32]] = [
@@ -116,11 +118,11 @@ def write_demo_figure(
         ),
         (f"simulated truth\n{first.truth_day} (not an input)", first.truth),
     ]
-    rmse = {s.model: s.rmse for s in scores if s.date == date}
+    shown = {s.model: s for s in scores if s.date == date}
     for model in models:
         loaded = by_model[model]  # its COG was read when the products were grouped
         image = np.where(loaded.valid, loaded.fused, np.nan).astype(np.float32)
-        panels.append((f"{model}\nRMSE {rmse[model]:.4f}", image))
+        panels.append((f"{shown[model].label}\nRMSE {shown[model].rmse:.4f}", image))
     fig, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 3.4), squeeze=False)
     for ax, (title, image) in zip(axes[0], panels, strict=True):
         rgb = _display(image, bands)
@@ -197,7 +199,7 @@ def write_run_index(
         item_href = rel / item_path.name
         parts.append(
             f"<tr><td><img class='thumb' src='{esc(str(thumb))}' alt='{esc(s.product_id)}'></td>"
-            f"<td>{s.date}</td><td>{s.truth_date}</td><td>{esc(s.model)}</td><td>{s.valid_fraction:.0%}</td>"
+            f"<td>{s.date}</td><td>{s.truth_date}</td><td>{esc(s.label)}</td><td>{s.valid_fraction:.0%}</td>"
             f"<td>{s.rmse:.4f}</td><td>{s.ssim:.4f}</td><td><a href='{esc(str(item_href))}'>Item</a> "
             f"<a href='{esc(str(data))}'>COG</a></td></tr>"
         )

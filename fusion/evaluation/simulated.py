@@ -27,6 +27,8 @@ from fusion.simulate import TRUTH_BANDS, read_truth
 @dataclass(frozen=True)
 class ProductScore:
     product_id: str
+    #: the model the run named: a package, or a model choice (classical-auto) whose products
+    #: are scored together, whichever package each one came from
     model: str
     date: dt.date
     truth_date: dt.date
@@ -35,6 +37,20 @@ class ProductScore:
     rmse: float
     ssim: float
     per_band_rmse: dict[str, float]
+    method: str = ""  #: the package a model choice picked for this product ("" without a choice)
+
+    @property
+    def label(self) -> str:
+        """``model``, with the package a model choice picked (``classical-auto: estarfm``)."""
+        return f"{self.model}: {self.method}" if self.method else self.model
+
+
+def run_model(properties: dict[str, Any]) -> tuple[str, str]:
+    """``(model, method)`` of a product Item's properties: the model its run named (a model
+    choice, or the package) and the package a choice picked ("" without a choice)."""
+    package = str(properties["eo-fusion:model"]["name"])
+    choice = properties.get("eo-fusion:method_choice")
+    return (str(choice), package) if choice else (package, "")
 
 
 def observed_day(item_path: Path) -> dt.date:
@@ -120,10 +136,12 @@ def score_output(
             scores = evaluate(
                 m.truth, m.fused, common, bands=m.bands, metrics=["rmse", "ssim"], data_range=1.0
             )
+            model, method = run_model(props)
             out.append(
                 ProductScore(
                     product_id=m.item["id"],
-                    model=props["eo-fusion:model"]["name"],
+                    model=model,
+                    method=method,
                     date=dt.date.fromisoformat(props["start_datetime"][:10]),
                     truth_date=m.truth_day,
                     valid_fraction=float(props["eo-fusion:valid_fraction"]),
@@ -144,7 +162,7 @@ def score_table(scores: list[ProductScore]) -> str:
     ]
     for s in scores:
         lines.append(
-            f"| {s.date} | {s.truth_date} | {s.model} | {s.valid_fraction:.0%} | "
+            f"| {s.date} | {s.truth_date} | {s.label} | {s.valid_fraction:.0%} | "
             f"{s.scored_fraction:.0%} | {s.rmse:.4f} | {s.ssim:.4f} |"
         )
     for model, mean in mean_by_model(scores).items():
@@ -175,10 +193,11 @@ def simulated_comparisons(
     truth of the observed day, each model's product, scored on the pixels valid in all."""
     out = []
     for (tile, start), group in sorted(_products_by_tile_and_date(output, simulation_dir).items()):
+        # By the model each run named (a model choice's products together).
         members = {
-            m.item["properties"]["eo-fusion:model"]["name"]: m
+            run_model(m.item["properties"])[0]: m
             for m in group
-            if m.item["properties"]["eo-fusion:model"]["name"] in models
+            if run_model(m.item["properties"])[0] in models
         }
         if set(members) != set(models):
             continue

@@ -2,8 +2,10 @@
 trainers of the learned ones.
 
 A model is named either by a built-in name (``fusion models`` lists them) or by the path of a
-package folder. Built-in packages live in ``fusion/models/packages/<name>/`` and are rebuilt,
-bit-for-bit in behaviour, by ``fusion export-model <name> --out fusion/models/packages/<name>``
+package folder; a model *choice* (:data:`CHOICES`, e.g. ``classical-auto``) names a rule that
+picks one built-in package per product (:mod:`fusion.models.auto`) and is not a package itself.
+Built-in packages live in ``fusion/models/packages/<name>/`` and are rebuilt, bit-for-bit in
+behaviour, by ``fusion export-model <name> --out fusion/models/packages/<name>``
 (classical methods) or by training (learned models, :data:`TRAINED`).
 
 Exporters and trainers are named here by reference - ``"module:attribute"`` strings - and
@@ -18,10 +20,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fusion.errors import UnknownNameError
 from fusion.models.package import LoadedModel, ModelMetadata, load_model_package, read_metadata
+
+if TYPE_CHECKING:
+    from fusion.models.auto import BracketingChoice
 
 PACKAGES_DIR = Path(__file__).parent / "packages"
 
@@ -41,6 +46,14 @@ EXPORTERS: dict[str, str] = {
 TRAINED: dict[str, str] = {
     "dcstfn": "make dcstfn-package (see README, 'Reproduce the DCSTFN package')",
     "mgan": "make mgan-package (see README, 'Reproduce the MGAN package')",
+}
+
+
+#: Model choices: name -> ``"module:attribute"`` of the choice, which picks one of its built-in
+#: packages per product (the fusion pipeline takes them; where one package is needed,
+#: :func:`resolve_model` refuses them).
+CHOICES: dict[str, str] = {
+    "classical-auto": "fusion.models.auto:CLASSICAL_AUTO",
 }
 
 
@@ -101,6 +114,34 @@ def list_models() -> list[str]:
     return sorted({*EXPORTERS, *TRAINED})
 
 
+def list_choices() -> list[str]:
+    """Names of the model choices, sorted (not packages: see :data:`CHOICES`)."""
+    return sorted(CHOICES)
+
+
+def is_model_choice(name_or_path: str | os.PathLike[str]) -> bool:
+    """Whether ``name_or_path`` names a model choice (``classical-auto``), not a package."""
+    return str(name_or_path) in CHOICES
+
+
+def get_choice(name: str) -> BracketingChoice:
+    """The model choice ``name`` (its module imported now)."""
+    if name not in CHOICES:
+        raise UnknownNameError(f"no model choice {name!r}; choose one of {', '.join(list_choices())}")
+    choice: BracketingChoice = resolve_reference(CHOICES[name])
+    return choice
+
+
+def _choice_is_no_package(name: str) -> UnknownNameError:
+    packages = get_choice(name).packages
+    return UnknownNameError(
+        f"model {name!r} picks a package per product ({', '.join(packages)}) and is not one package; "
+        f"where one package is needed (fuse-files, the Python API) name "
+        f"{' or '.join(packages)}; "
+        f"`fusion run` and `fusion demo --models` take {name}"
+    )
+
+
 def list_trainers() -> list[str]:
     """Names of the models ``get_trainer`` knows, sorted."""
     return sorted(TRAINERS)
@@ -114,13 +155,16 @@ def is_builtin_model(name_or_path: str | os.PathLike[str]) -> bool:
 def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     """The package folder for a built-in name or a user-named path."""
     text = str(name_or_path)
+    if is_model_choice(text):
+        raise _choice_is_no_package(text)
     if is_builtin_model(text):
         return PACKAGES_DIR / text
     path = Path(text)
     if path.is_dir():
         return path
     raise UnknownNameError(
-        f"model {text!r} is neither a built-in model ({', '.join(list_models())}) nor a package folder; "
+        f"model {text!r} is neither a built-in model ({', '.join(list_models())}), a model choice "
+        f"({', '.join(list_choices())}) nor a package folder; "
         "name one of those or export a package with `fusion export-model`"
     )
 
@@ -135,6 +179,12 @@ def get_metadata(name_or_path: str | os.PathLike[str]) -> ModelMetadata:
 
 def get_exporter(name: str) -> Callable[..., Path]:
     """The exporter of built-in package ``name`` (its module imported now)."""
+    if name in CHOICES:
+        first, *_ = packages = get_choice(name).packages
+        raise UnknownNameError(
+            f"model {name!r} is a choice between the packages {', '.join(packages)}, not a package: "
+            f"export each of them, e.g. `fusion export-model {first} --out fusion/models/packages/{first}`"
+        )
     if name in TRAINED:
         raise UnknownNameError(f"model {name!r} is trained, not exported; rebuild it with {TRAINED[name]}")
     if name not in EXPORTERS:
@@ -155,6 +205,7 @@ def get_trainer(name: str) -> TrainerEntry:
 
 
 __all__ = [
+    "CHOICES",
     "EXPORTERS",
     "PACKAGES_DIR",
     "TRAINED",
@@ -163,10 +214,13 @@ __all__ = [
     "ModelMetadata",
     "TrainerEntry",
     "export_model",
+    "get_choice",
     "get_exporter",
     "get_metadata",
     "get_model",
     "get_trainer",
+    "is_model_choice",
+    "list_choices",
     "list_models",
     "list_trainers",
     "resolve_model",

@@ -95,7 +95,7 @@ def evaluate_harmonize(
     type=CsvType(),
     default="dcstfn,starfm,naive",
     show_default=True,
-    help="Built-in model names or package folders.",
+    help="Built-in model names, model choices (classical-auto) or package folders.",
 )
 @target_period_options(required=True)
 @evaluation_tiling_options

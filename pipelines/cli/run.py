@@ -11,6 +11,7 @@ import click
 
 from fusion.tasks import DEFAULT_TASK, list_tasks
 from pipelines.cli.common import (
+    CsvType,
     beam_arguments,
     exit_on_fusion_error,
     quiet_option,
@@ -49,7 +50,7 @@ def simulate_once(cfg: Any, folder: Path, progress: Any) -> None:
         progress(f"simulated {len(result.items)} scenes in {result.seconds:.1f} s")
 
 
-def demo_harmonize(out: Path, progress: Any) -> None:
+def demo_harmonize(out: Path, progress: Any, models: tuple[str, ...] = DEMO_HARMONIZE_MODELS) -> None:
     """`fusion demo --task harmonize` (see its help)."""
     import dataclasses
 
@@ -60,7 +61,7 @@ def demo_harmonize(out: Path, progress: Any) -> None:
     summary = run_and_score(
         str(out / "scenes"),
         out,
-        DEMO_HARMONIZE_MODELS,
+        models,
         DEMO_START,
         DEMO_END,
         (DEMO_TILE,),
@@ -116,9 +117,16 @@ def demo_request(catalog: str, output: str, model: str) -> Any:
     help="harmonize: Sentinel-2 -> Landsat-8-like with the MGAN, the HLS bandpass baseline and raw "
     "Sentinel-2 (area average), scored against the observed Landsat.",
 )
+@click.option(
+    "--models",
+    type=CsvType(),
+    help="Models to run, e.g. classical-auto or starfm,classical-auto: built-in names or model "
+    "choices of the task (`fusion models`). [dcstfn,starfm,naive; harmonize: "
+    "mgan,bandpass,area-average]",
+)
 @quiet_option
 @exit_on_fusion_error
-def demo(out_dir: Path, task: str, quiet: bool) -> None:
+def demo(out_dir: Path, task: str, models: tuple[str, ...] | None, quiet: bool) -> None:
     """Run the embedded default end to end and score it.
 
     With --task harmonize: simulates Landsat + Sentinel-2 over the same area and period into
@@ -140,7 +148,10 @@ def demo(out_dir: Path, task: str, quiet: bool) -> None:
        each model's product) and OUT/index.html (products with thumbnails and scores, dead
        letters, the figure).
 
-    Run reports (dead letters, summaries) go to OUT/reports/MODEL.
+    Run reports (dead letters, summaries) go to OUT/reports/MODEL. --models runs other models
+    instead, e.g. `--models classical-auto`: per product ESTARFM where two reference pairs
+    bracket the date, else the one-pair method; its products are scored as one model and
+    the index names each product's method.
     """
     from fusion.errors import ConfigError
     from fusion.models import get_metadata
@@ -149,16 +160,42 @@ def demo(out_dir: Path, task: str, quiet: bool) -> None:
     progress = stderr_progress(quiet)
     out = out_dir.resolve()
     # Each demo shows the task of the models it runs.
-    demos = {
-        get_metadata(DEMO_MODELS[0]).task: lambda: demo_spatiotemporal(out, progress),
-        get_metadata(DEMO_HARMONIZE_MODELS[0]).task: lambda: demo_harmonize(out / task, progress),
+    defaults = {
+        get_metadata(DEMO_MODELS[0]).task: DEMO_MODELS,
+        get_metadata(DEMO_HARMONIZE_MODELS[0]).task: DEMO_HARMONIZE_MODELS,
     }
-    if task not in demos:
-        raise ConfigError(f"task {task!r} has no demo yet; demos exist for {', '.join(sorted(demos))}")
-    demos[task]()
+    if task not in defaults:
+        raise ConfigError(f"task {task!r} has no demo yet; demos exist for {', '.join(sorted(defaults))}")
+    chosen = tuple(dict.fromkeys(models)) if models else defaults[task]
+    check_demo_models(chosen, task)
+    if task == get_metadata(DEMO_MODELS[0]).task:
+        demo_spatiotemporal(out, progress, chosen)
+    else:
+        demo_harmonize(out / task, progress, chosen)
 
 
-def demo_spatiotemporal(out: Path, progress: Any) -> None:
+def check_demo_models(models: tuple[str, ...], task: str) -> None:
+    """Refuse a demo model that is not a built-in package or model choice of ``task`` (the
+    demo names its reports and figure panels by model)."""
+    from fusion.errors import ConfigError
+    from fusion.models import get_choice, get_metadata, is_model_choice, list_choices, list_models
+
+    for model in models:
+        if model not in list_models() and not is_model_choice(model):
+            raise ConfigError(
+                f"--models {model}: the demo runs built-in models or model choices "
+                f"({', '.join([*list_models(), *list_choices()])}); `fusion run --model PATH` runs "
+                "a package folder"
+            )
+        of = get_choice(model).task if is_model_choice(model) else get_metadata(model).task
+        if of != task:
+            raise ConfigError(
+                f"--models {model}: a {of} model, but the demo's task is {task}; name {task} models "
+                f"(`fusion models`) or give --task {of}"
+            )
+
+
+def demo_spatiotemporal(out: Path, progress: Any, models: tuple[str, ...] = DEMO_MODELS) -> None:
     """The default `fusion demo` (see its help)."""
     from fusion.evaluation.demo_report import write_demo_figure, write_run_index
     from fusion.evaluation.simulated import mean_by_model, score_output, score_table
@@ -166,7 +203,7 @@ def demo_spatiotemporal(out: Path, progress: Any) -> None:
 
     cfg = demo_simulation()
     simulate_once(cfg, out / "scenes", progress)
-    for model in DEMO_MODELS:
+    for model in models:
         request = demo_request(str(out / "scenes"), str(out / "products"), model)
         progress(f"fusing with {model} ...")
         summary = run_fusion(request, out / "reports" / model)
@@ -184,9 +221,9 @@ def demo_spatiotemporal(out: Path, progress: Any) -> None:
         + ", ".join(f"{m} {means[m]['rmse']:.4f} (SSIM {means[m]['ssim']:.4f})" for m in ranking)
     )
     figure, caption = write_demo_figure(
-        out / "products", out / "scenes", scores, DEMO_MODELS, out / "comparison.png"
+        out / "products", out / "scenes", scores, models, out / "comparison.png"
     )
-    index = write_run_index(out, scores, DEMO_MODELS, figure, caption)
+    index = write_run_index(out, scores, models, figure, caption)
     click.echo(f"products: {out / 'products' / 'catalog.json'}")
     click.echo(f"figure: {figure} ({caption})")
     click.echo(f"run index: {index}")

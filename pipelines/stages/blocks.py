@@ -16,6 +16,7 @@ from fusion.blockfuse import has_usable_core, plan_product_blocks
 from fusion.blockio import SceneReadCache
 from fusion.errors import FusionError
 from fusion.grid import Tile
+from fusion.models.auto import JobModels, MethodChoice, PackageRef
 from fusion.models.package import ModelMetadata
 from fusion.pairing import FusionJob
 from fusion.publish import ProductSpec, product_spec
@@ -32,8 +33,8 @@ from pipelines.records import (
     BlockJob,
     BlockOutput,
     BlockPayload,
-    ProductRecord,
     dead_letter,
+    product_record,
 )
 from pipelines.stages import common
 from pipelines.stages.common import asset_of, count
@@ -46,9 +47,10 @@ def job_product(
     checksum: str,
     model_href: str,
     block_size: int,
+    method: MethodChoice | None = None,
 ) -> ProductSpec:
     """The product ``job`` makes with the model in blocks of ``block_size``: its deterministic
-    id, paths and lineage."""
+    id, paths and lineage (``method``: a model choice's decision that picked this model)."""
     return product_spec(
         job,
         metadata,
@@ -57,12 +59,24 @@ def job_product(
         dict(metadata.parameters),
         task.lineage(job, metadata),
         block_size=block_size,
+        method=method,
     )
+
+
+def job_spec(
+    job: FusionJob, task: FusionTask, models: JobModels, block_size: int
+) -> tuple[ProductSpec, PackageRef]:
+    """The product of ``job`` and the package that makes it (for a model choice, the one it
+    picks for this job)."""
+    package, method = models.for_job(job)
+    spec = job_product(job, task, package.metadata, package.checksum, package.ref, block_size, method)
+    return spec, package
 
 
 @dataclass
 class PlanBlocks(beam.PTransform[Any, Any]):
-    """A product spec per job; finished products are skipped; the rest cut into halo blocks.
+    """A product spec per job (with the package that fuses it); finished products are skipped;
+    the rest cut into halo blocks.
 
     Outputs: :data:`MAIN` block jobs, :data:`EXISTING` records of the finished products, and
     :data:`DEAD_LETTER` a ``redone`` record for each product of an earlier run whose Item or
@@ -70,42 +84,29 @@ class PlanBlocks(beam.PTransform[Any, Any]):
 
     output: str
     task: FusionTask
-    metadata: ModelMetadata
-    checksum: str
-    model_href: str
+    models: JobModels
     block_size: int
-    #: block sizes and halos are multiples of this (the task's block alignment for the model)
-    align: int = 0
 
     def __post_init__(self) -> None:
         super().__init__()
-        if not self.align:
-            self.align = self.metadata.coarse_ratio
-        if self.block_size % self.align:
-            raise ValueError(
-                f"block_size {self.block_size} must be a multiple of {self.align} for model "
-                f"{self.metadata.name!r} (its coarse ratio or source pixel sizes)"
-            )
+        for package in self.models.packages:
+            if self.block_size % package.align:
+                raise ValueError(
+                    f"block_size {self.block_size} must be a multiple of {package.align} for model "
+                    f"{package.metadata.name!r} (its coarse ratio or source pixel sizes)"
+                )
 
     def expand(self, jobs: PCollection) -> dict[str, PCollection]:
-        align = self.align
-        output, task, metadata, checksum, href, size = (
-            self.output,
-            self.task,
-            self.metadata,
-            self.checksum,
-            self.model_href,
-            self.block_size,
-        )
+        output, task, models, size = self.output, self.task, self.models, self.block_size
 
         def plan(element: tuple[FusionJob, Tile]) -> Iterator[Any]:
             job, tile = element
-            spec = job_product(job, task, metadata, checksum, href, size)
+            spec, package = job_spec(job, task, models, size)
             state = spec.state(output)
             if state.finished:
                 count("products_existing")
                 yield beam.pvalue.TaggedOutput(
-                    EXISTING, ProductRecord(spec.product_id, "exists", spec.item_path(output))
+                    EXISTING, product_record(spec, "exists", spec.item_path(output))
                 )
                 return
             if state.problem is not None:
@@ -125,7 +126,7 @@ class PlanBlocks(beam.PTransform[Any, Any]):
                         kind=REDONE,
                     ),
                 )
-            blocks = plan_product_blocks(tile, metadata, size, align)
+            blocks = plan_product_blocks(tile, package.metadata, size, package.align)
             count("blocks_planned", len(blocks))
             # Through the module: a closure's globals are pickled by value, a module by name.
             common.PROGRESS.plan()
@@ -137,9 +138,9 @@ class PlanBlocks(beam.PTransform[Any, Any]):
 
 
 class _ReadDoFn(beam.DoFn):
-    def __init__(self, task: FusionTask, metadata: ModelMetadata) -> None:
+    def __init__(self, task: FusionTask, models: JobModels) -> None:
         self.task = task
-        self.metadata = metadata
+        self.models = models
         self.bytes_read = Metrics.distribution(NAMESPACE, "block_bytes_read")
         self.cache: SceneReadCache | None = None
 
@@ -149,8 +150,10 @@ class _ReadDoFn(beam.DoFn):
 
     def process(self, bj: BlockJob) -> Iterator[Any]:
         try:
+            # Each product's own package's inputs (a model choice's products differ).
+            metadata = self.models.package(bj.spec.model_href).metadata
             inputs = self.task.block_inputs(
-                bj.job, bj.tile, bj.block, self.metadata, bj.spec.product_id, bj.n_blocks, self.cache
+                bj.job, bj.tile, bj.block, metadata, bj.spec.product_id, bj.n_blocks, self.cache
             )
         except FusionError as exc:
             count("blocks_dead_lettered")
@@ -185,16 +188,16 @@ class _ReadDoFn(beam.DoFn):
 
 @dataclass
 class ReadBlocks(beam.PTransform[Any, Any]):
-    """Each block's model inputs, read by the task along the model's input specs."""
+    """Each block's model inputs, read by the task along the input specs of its product's package."""
 
     task: FusionTask
-    metadata: ModelMetadata
+    models: JobModels
 
     def __post_init__(self) -> None:
         super().__init__()
 
     def expand(self, blocks: PCollection) -> dict[str, PCollection]:
-        out = blocks | "Read" >> beam.ParDo(_ReadDoFn(self.task, self.metadata)).with_outputs(
+        out = blocks | "Read" >> beam.ParDo(_ReadDoFn(self.task, self.models)).with_outputs(
             DEAD_LETTER, FAILED_BLOCKS, EMPTY, main=MAIN
         )
         return {tag: out[tag] for tag in (MAIN, DEAD_LETTER, FAILED_BLOCKS, EMPTY)}

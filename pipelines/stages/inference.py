@@ -116,33 +116,65 @@ def failed_batch_record(element: tuple[Sequence[BlockPayload], Any]) -> DeadLett
     return dead_letter("inference", f"model failed on {len(batch)} block(s): {error}", key=",".join(keys))
 
 
+def _by_package(payload: BlockPayload, n: int, refs: Sequence[str]) -> int:
+    """The partition of a block: the package its product's spec names."""
+    return list(refs).index(payload.spec.model_href)
+
+
 @dataclass
 class FuseBlocks(beam.PTransform[Any, Any]):
-    model_path: str
+    """RunInference with the model package of each block's product.
+
+    ``model_paths``: one package (a built-in name or a path) for every block, or - for a model
+    choice - several, each block going to the one its product's spec names
+    (``ProductSpec.model_href``), one RunInference each (each loads its own package once per
+    worker process)."""
+
+    model_paths: str | tuple[str, ...]
     max_batch_size: int = 4
 
     def __post_init__(self) -> None:
         super().__init__()
+        if isinstance(self.model_paths, str):
+            self.model_paths = (self.model_paths,)
+        if not self.model_paths:
+            raise ValueError("FuseBlocks needs at least one model package")
 
     def expand(self, payloads: PCollection) -> dict[str, PCollection]:
-        results, failed = (
-            payloads
-            | "RunInference"
-            >> RunInference(
-                FusionModelHandler(self.model_path, self.max_batch_size)
-            ).with_exception_handling()
-        )
-        checked = results | "CheckOutputs" >> beam.FlatMap(split_faults).with_outputs(
-            DEAD_LETTER, FAILED_BLOCKS, main=MAIN
-        )
-        dead = failed.failed_inferences | "FailedInference" >> beam.Map(failed_batch_record)
-        markers = failed.failed_inferences | "FailedBlocks" >> beam.FlatMap(
-            lambda element: [
-                BlockFailed(p.spec.product_id, p.inputs.block, p.inputs.n_blocks) for p in element[0]
+        refs = tuple(self.model_paths)
+        if len(refs) == 1:  # the labels of one package's graph stay as they were
+            branches = [("", refs[0], payloads)]
+        else:
+            parts = payloads | "ByPackage" >> beam.Partition(_by_package, len(refs), refs)  # type: ignore[arg-type]
+            branches = [(f"[{ref if '/' not in ref else k}]", ref, parts[k]) for k, ref in enumerate(refs)]
+        dead_parts, marker_parts, main_parts = [], [], []
+        for suffix, ref, part in branches:
+            results, failed = (
+                part
+                | f"RunInference{suffix}"
+                >> RunInference(FusionModelHandler(ref, self.max_batch_size)).with_exception_handling()
+            )
+            checked = results | f"CheckOutputs{suffix}" >> beam.FlatMap(split_faults).with_outputs(
+                DEAD_LETTER, FAILED_BLOCKS, main=MAIN
+            )
+            dead_parts += [
+                failed.failed_inferences | f"FailedInference{suffix}" >> beam.Map(failed_batch_record),
+                checked[DEAD_LETTER],
             ]
-        )
+            marker_parts += [
+                failed.failed_inferences
+                | f"FailedBlocks{suffix}"
+                >> beam.FlatMap(
+                    lambda element: [
+                        BlockFailed(p.spec.product_id, p.inputs.block, p.inputs.n_blocks) for p in element[0]
+                    ]
+                ),
+                checked[FAILED_BLOCKS],
+            ]
+            main_parts.append(checked[MAIN])
+        main = main_parts[0] if len(main_parts) == 1 else tuple(main_parts) | "Fused" >> beam.Flatten()
         return {
-            MAIN: checked[MAIN],
-            DEAD_LETTER: (dead, checked[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten(),
-            FAILED_BLOCKS: (markers, checked[FAILED_BLOCKS]) | "AllFailedBlocks" >> beam.Flatten(),
+            MAIN: main,
+            DEAD_LETTER: tuple(dead_parts) | "DeadLetters" >> beam.Flatten(),
+            FAILED_BLOCKS: tuple(marker_parts) | "AllFailedBlocks" >> beam.Flatten(),
         }

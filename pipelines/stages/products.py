@@ -28,6 +28,7 @@ from pipelines.records import (
     DeadLetter,
     ProductRecord,
     dead_letter,
+    product_record,
 )
 from pipelines.stages.common import PROGRESS, count
 
@@ -123,7 +124,7 @@ class _AssembleDoFn(beam.DoFn):
         count("products_written")
         valid = float(product.valid.mean())
         log.info("wrote %s (%.0f%% valid) [%s]", product.spec.product_id, 100 * valid, PROGRESS.finish())
-        return ProductRecord(product.spec.product_id, "written", str(item), valid)
+        return product_record(product.spec, "written", str(item), valid)
 
 
 @dataclass
@@ -156,8 +157,9 @@ class PublishStac(beam.PTransform[Any, Any]):
 
     output: str
     stac_api: str | None = None
-    #: the model package of this run: copied under ``models/`` and described as a STAC MLM Item
-    model_package: str | None = None
+    #: the model packages of this run (built-in names or paths; a model choice has several):
+    #: each copied under ``models/`` and described as a STAC MLM Item
+    model_packages: tuple[str, ...] = ()
     #: the source catalog and the request's collections: their licences and providers
     #: attribute the products (read once, when the products are written)
     catalog: str | None = None
@@ -167,7 +169,7 @@ class PublishStac(beam.PTransform[Any, Any]):
         super().__init__()
 
     def expand(self, products: PCollection) -> dict[str, PCollection]:
-        output, stac_api, package = self.output, self.stac_api, self.model_package
+        output, stac_api, packages = self.output, self.stac_api, self.model_packages
         catalog, collections = self.catalog, self.input_collections
 
         def publish(records: list[ProductRecord]) -> Iterator[Any]:
@@ -182,8 +184,8 @@ class PublishStac(beam.PTransform[Any, Any]):
             # This run's Items (written now, or found finished) besides the ones the catalog lists.
             mine = [r.item for r in records if isinstance(r, ProductRecord) and r.item]
             # A built-in model's name is resolved here, where this worker has it installed.
-            packages = [str(resolve_model(package))] if package else []
-            update = update_catalog(output, packages, licensing, mine)
+            folders = [str(resolve_model(package)) for package in packages]
+            update = update_catalog(output, folders, licensing, mine)
             written = update.written
             for skipped in update.skipped:
                 count("catalog_files_skipped")
