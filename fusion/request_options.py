@@ -197,7 +197,7 @@ REQUEST_OPTIONS: tuple[RequestOption, ...] = (
         "model",
         "Model package",
         "Built-in model name (`fusion models`), a model choice (classical-auto: per product "
-        "estarfm where two reference pairs bracket the date, else the one-pair method `fusion "
+        "estarfm where two reference pairs bracket the date, else fsdaf, the one-pair method `fusion "
         "models` names) or a model package folder (on Dataflow: an absolute path inside the image). "
         "[the task's default: starfm; harmonize: bandpass]",
         regex=r"^([a-z][a-z0-9_-]*|/[-_./a-zA-Z0-9]+)$",

@@ -150,7 +150,7 @@ def demo(out_dir: Path, task: str, models: tuple[str, ...] | None, quiet: bool) 
 
     Run reports (dead letters, summaries) go to OUT/reports/MODEL. --models runs other models
     instead, e.g. `--models classical-auto`: per product ESTARFM where two reference pairs
-    bracket the date, else the one-pair method; its products are scored as one model and
+    bracket the date, else FSDAF (one pair); its products are scored as one model and
     the index names each product's method.
     """
     from fusion.errors import ConfigError
