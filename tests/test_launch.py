@@ -310,18 +310,21 @@ def test_a_built_in_model_is_resolved_where_the_stage_runs_not_where_the_graph_w
     pipeline = beam.Pipeline(runner="DirectRunner")
     build_pipeline(request, pipeline)
     # What the stages were given (what is pickled for the workers): the model's name only.
-    refs: dict[str, str] = {}
+    refs: dict[str, tuple[str, ...]] = {}
 
     class Refs(PipelineVisitor):
         def enter_composite_transform(self, node: Any) -> None:
-            for attr in ("model_path", "model_package", "model_href"):
+            for attr in ("model_paths", "model_packages", "models"):
                 value = getattr(node.transform, attr, None)
-                if value is not None:
-                    refs[f"{node.full_label}.{attr}"] = value
+                if value is None:
+                    continue
+                # FuseBlocks: names; PublishStac: names; PlanBlocks: a JobModels (its refs)
+                names = value.refs if hasattr(value, "refs") else value
+                refs[f"{node.full_label}.{attr}"] = (names,) if isinstance(names, str) else tuple(names)
 
     pipeline.visit(Refs())
-    assert {k.split(".")[0] for k in refs} == {"FuseBlocks", "PlanBlocks", "PublishStac"}, refs
-    assert set(refs.values()) == {"naive"}, refs
+    assert {k.split(".")[0] for k in refs} == {"FuseBlocks", "PlanBlocks", "PublishStac", "ReadBlocks"}, refs
+    assert {name for names in refs.values() for name in names} == {"naive"}, refs
 
     # The worker's installation: the packages elsewhere, the building checkout's folder gone.
     worker_install = tmp_path / "site-packages" / "fusion" / "models" / "packages"
